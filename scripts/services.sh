@@ -1,0 +1,73 @@
+#!/bin/sh
+# Start or stop the services depl needs on this machine: dockerd, nginx,
+# supervisord (and sshd for the SSH tests). With systemd running, it is used;
+# without it (containers, CI) each daemon is started as a plain process.
+# "stop" stops only what "start" started (recorded in $STATE).
+#
+#   scripts/services.sh start [docker] [nginx] [supervisor] [ssh]
+#   scripts/services.sh stop
+set -eu
+STATE=/run/depl-started-services
+action=${1:-start}; [ $# -gt 0 ] && shift
+wanted=${*:-docker nginx supervisor}
+
+have_systemd() { [ -d /run/systemd/system ]; }
+note_started() { echo "$1" >> "$STATE"; }
+
+wait_for() { # wait_for <seconds> <command...>
+  n=$1; shift
+  while ! "$@" >/dev/null 2>&1; do
+    n=$((n - 1)); [ "$n" -gt 0 ] || { echo "services: timed out waiting for: $*" >&2; return 1; }
+    sleep 1
+  done
+}
+
+start_one() {
+  case $1 in
+    docker)
+      docker info >/dev/null 2>&1 && return 0
+      if have_systemd; then systemctl start docker
+      else
+        mkdir -p /var/log
+        nohup dockerd >/var/log/dockerd.log 2>&1 &
+        note_started docker
+      fi
+      wait_for 60 docker info ;;
+    nginx)
+      [ -s /run/nginx.pid ] && kill -0 "$(cat /run/nginx.pid)" 2>/dev/null && return 0
+      if have_systemd; then systemctl start nginx; else nginx; note_started nginx; fi ;;
+    supervisor)
+      rc=0; supervisorctl status >/dev/null 2>&1 || rc=$?
+      # supervisorctl exits 3 when programs are stopped but the daemon answers.
+      if [ $rc -eq 0 ] || [ $rc -eq 3 ]; then return 0; fi
+      if have_systemd; then systemctl start supervisor
+      else supervisord -c /etc/supervisor/supervisord.conf; note_started supervisor; fi
+      wait_for 30 test -S /var/run/supervisor.sock ;;
+    ssh)
+      [ -s /run/sshd.pid ] && kill -0 "$(cat /run/sshd.pid)" 2>/dev/null && return 0
+      mkdir -p /run/sshd
+      if have_systemd; then systemctl start ssh; else /usr/sbin/sshd; note_started ssh; fi ;;
+    *) echo "services: unknown service $1" >&2; exit 2 ;;
+  esac
+}
+
+stop_one() {
+  case $1 in
+    docker) [ -s /var/run/docker.pid ] && kill "$(cat /var/run/docker.pid)" 2>/dev/null || true ;;
+    nginx) nginx -s quit 2>/dev/null || true ;;
+    supervisor) supervisorctl shutdown >/dev/null 2>&1 || true ;;
+    ssh) [ -s /run/sshd.pid ] && kill "$(cat /run/sshd.pid)" 2>/dev/null || true ;;
+  esac
+}
+
+case $action in
+  start) for s in $wanted; do start_one "$s"; done ;;
+  stop)
+    [ -f "$STATE" ] || exit 0
+    # supervisord first: its programs are docker clients.
+    for s in supervisor nginx ssh docker; do
+      grep -qx "$s" "$STATE" && stop_one "$s"
+    done
+    rm -f "$STATE" ;;
+  *) echo "usage: $0 start|stop [service...]" >&2; exit 2 ;;
+esac

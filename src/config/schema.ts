@@ -1,0 +1,121 @@
+import { z } from "zod";
+import {
+  APP_NAME,
+  DEB_PACKAGE,
+  DNS_LABEL,
+  DOMAIN,
+  ENV_NAME,
+  IMAGE_REF,
+  WSGI_TARGET,
+  isSafeAbsPath,
+} from "./names.js";
+
+const absPath = z
+  .string()
+  .refine(isSafeAbsPath, "expected an absolute path of letters, digits and ._@+- (no spaces, quotes or ..)");
+
+/** "30s", "2m", "500ms" or a number of seconds. Parsed to milliseconds. */
+const duration = z.union([z.number().positive(), z.string()]).transform((v, ctx) => {
+  if (typeof v === "number") return Math.round(v * 1000);
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(v.trim());
+  if (!m) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected a duration such as 30s, 2m or 500ms, got "${v}"` });
+    return z.NEVER;
+  }
+  const mult = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as "ms" | "s" | "m" | "h"];
+  return Math.round(Number(m[1]) * mult);
+});
+
+const sshHost = z
+  .object({
+    address: z.string().regex(/^[A-Za-z0-9.:-]+$/, "expected a host name or IP address"),
+    user: z.string().regex(/^[a-z_][a-z0-9_-]*$/, "expected a user name").default("root"),
+    port: z.number().int().min(1).max(65535).default(22),
+    /** Private key file on the deploy machine. */
+    key: z.string().optional(),
+    /** known_hosts file used to check the host key (never skipped). */
+    known_hosts: z.string().optional(),
+    /** Another host to jump through (ssh -J). */
+    jump: z
+      .object({
+        address: z.string().regex(/^[A-Za-z0-9.:-]+$/, "expected a host name or IP address"),
+        user: z.string().regex(/^[a-z_][a-z0-9_-]*$/, "expected a user name").default("root"),
+        port: z.number().int().min(1).max(65535).default(22),
+        key: z.string().optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+export const hostSchema = z.union([z.literal("local"), sshHost]);
+
+export const configSchema = z
+  .object({
+    app: z.string().regex(APP_NAME, "expected 2-32 lower-case letters, digits or hyphens, starting with a letter"),
+    domain: z.string().regex(DOMAIN, "expected a lower-case domain such as app1.example.com (letters, digits, hyphens, dots)"),
+    /** Subdomains the app itself serves (foo -> foo.<domain>); never taken as version names. */
+    subdomains: z.array(z.string().regex(DNS_LABEL, "expected a DNS label (a-z, 0-9, inner hyphens)")).default([]),
+    /** Root of the server layout on every host. */
+    root: absPath.default("/srv/depl"),
+    hosts: z.array(hostSchema).min(1).default(["local"]),
+    nginx: z
+      .object({
+        listen: z.number().int().min(1).max(65535).default(80),
+        /** Where depl's http-level include goes. */
+        conf_dir: absPath.default("/etc/nginx/conf.d"),
+      })
+      .strict()
+      .default({}),
+    build: z
+      .object({
+        /** The app's source directory, relative to depl.yml. */
+        context: z.string().min(1).default("."),
+        base_image: z.string().regex(IMAGE_REF, "expected an image reference such as depl-base:bookworm").default("depl-base:bookworm"),
+        python: z
+          .object({
+            requirements: z.string().optional(),
+            index_url: z.string().url().optional(),
+            /** A local directory of wheels/sdists, relative to the context. */
+            find_links: z.string().optional(),
+          })
+          .strict()
+          .default({}),
+        packages: z
+          .object({
+            build: z.array(z.string().regex(DEB_PACKAGE, "expected a Debian package name")).default([]),
+            runtime: z.array(z.string().regex(DEB_PACKAGE, "expected a Debian package name")).default([]),
+          })
+          .strict()
+          .default({}),
+      })
+      .strict()
+      .default({}),
+    run: z
+      .object({
+        /** WSGI entry point, module:callable. */
+        wsgi: z.string().regex(WSGI_TARGET, "expected module.path:callable"),
+        workers: z.number().int().min(1).max(64).default(2),
+        threads: z.number().int().min(1).max(256).default(4),
+        /** listen(2) backlog of the app's socket: a small one makes nginx answer 502 under load. */
+        backlog: z.number().int().min(64).max(65535).default(2048),
+        /** uid the app runs as inside its container. */
+        uid: z.number().int().min(1000).max(65000).default(10001),
+      })
+      .strict(),
+    health: z
+      .object({
+        path: z.string().regex(/^\/[A-Za-z0-9_.\/-]*$/, "expected a path such as /health").default("/health"),
+        timeout: duration.default("60s"),
+        /** Concurrent requests per round: a version that cannot take load must not pass. */
+        concurrency: z.number().int().min(1).max(256).default(16),
+      })
+      .strict()
+      .default({}),
+    env: z.record(z.string().regex(ENV_NAME, "expected an environment variable name"), z.string()).default({}),
+  })
+  .strict();
+
+export type Config = z.output<typeof configSchema>;
+export type HostConfig = z.output<typeof hostSchema>;
+export type SshHostConfig = Exclude<HostConfig, "local">;

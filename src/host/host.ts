@@ -1,0 +1,59 @@
+import type { Readable } from "node:stream";
+
+export interface RunOptions {
+  /** Data written to the command's standard input. */
+  stdin?: string | Buffer | Readable;
+  /** Return the result instead of throwing CommandError on a non-zero exit. */
+  allowFailure?: boolean;
+  /** Extra environment variables (never secrets on argv: use stdin or files). */
+  env?: Record<string, string>;
+  /** Called with output as it arrives (progress display, --verbose). */
+  onStdout?: (chunk: string) => void;
+  onStderr?: (chunk: string) => void;
+}
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/**
+ * The only way depl touches a machine. LocalHost uses child processes and fs;
+ * SshHost uses node-ssh. Every command is an argv array (never a shell string
+ * built from input); run() throws CommandError on a non-zero exit unless
+ * allowFailure is set.
+ */
+export interface Host {
+  /** "local" or "user@address[:port]", used in messages and logs. */
+  readonly name: string;
+  readonly isLocal: boolean;
+  run(argv: readonly string[], opts?: RunOptions): Promise<RunResult>;
+  /** null when the file does not exist. */
+  readFile(path: string): Promise<string | null>;
+  /** Atomic: written to a temp file beside it, then renamed. */
+  writeFile(path: string, content: string | Buffer, opts?: { mode?: number }): Promise<void>;
+  mkdirp(path: string, opts?: { mode?: number }): Promise<void>;
+  /** Points linkPath at target with one rename(2): readers never see it missing. */
+  symlinkAtomic(target: string, linkPath: string): Promise<void>;
+  /** The symlink's target, or null when linkPath is not a symlink. */
+  readlink(linkPath: string): Promise<string | null>;
+  exists(path: string): Promise<boolean>;
+  /** rm -rf; a missing path is not an error. */
+  remove(path: string): Promise<void>;
+  /** Lists names in a directory; [] when it does not exist. */
+  list(dir: string): Promise<string[]>;
+  /** One HTTP GET over a unix socket on that host. */
+  httpGetUnix(
+    socketPath: string,
+    path: string,
+    opts: { host: string; timeoutMs: number },
+  ): Promise<HttpResponse>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,47 @@
+import { posix } from "node:path";
+
+/**
+ * Where everything of one app lives on a host (see DESIGN.md, "Server layout").
+ * Pure: only builds paths from already validated names.
+ */
+export function layout(root: string, app: string) {
+  const base = posix.join(root, app);
+  const traffic = posix.join(base, "traffic");
+  return {
+    base,
+    releases: posix.join(base, "releases"),
+    release: (v: string) => posix.join(base, "releases", v),
+    releaseJson: (v: string) => posix.join(base, "releases", v, "release.json"),
+    sockDir: (v: string) => posix.join(base, "releases", v, "sock"),
+    socket: (v: string) => posix.join(base, "releases", v, "sock", "app.sock"),
+    envFile: (v: string) => posix.join(base, "releases", v, "env"),
+    traffic,
+    /** traffic/live.sock -> ../releases/<v>/sock/app.sock */
+    liveLink: posix.join(traffic, "live.sock"),
+    previousLink: posix.join(traffic, "previous.sock"),
+    canaryLink: posix.join(traffic, "canary.sock"),
+    /** traffic/versions/<v>.sock: present only while <v> is installed and healthy (preview route). */
+    versionsDir: posix.join(traffic, "versions"),
+    versionLink: (v: string) => posix.join(traffic, "versions", `${v}.sock`),
+    /** traffic/buckets/<NN>.sock -> ../live.sock or ../canary.sock */
+    bucketsDir: posix.join(traffic, "buckets"),
+    shared: posix.join(base, "shared"),
+    nginxDir: posix.join(base, "nginx"),
+    siteConf: posix.join(base, "nginx", "site.conf"),
+    supervisorDir: posix.join(base, "supervisor"),
+    programConf: (program: string) => posix.join(base, "supervisor", `${program}.conf`),
+    logDir: posix.join(base, "log"),
+    accessLog: posix.join(base, "log", "access.log"),
+    releaseLog: (v: string) => posix.join(base, "log", `${v}.log`),
+    stateJson: posix.join(base, "state.json"),
+    auditLog: posix.join(base, "audit.log"),
+    lock: posix.join(base, "lock"),
+  };
+}
+
+export type Layout = ReturnType<typeof layout>;
+
+/** supervisord program and container name of a version's web process. */
+export function programName(app: string, version: string, process = "web"): string {
+  return process === "web" ? `${app}-${version}` : `${app}-${version}-${process}`;
+}
