@@ -38,7 +38,7 @@ function formatIssue(e: ZodError): string {
   return `${path}: ${issue.message}`;
 }
 
-export function loadConfig(path: string): LoadedConfig {
+export function loadConfig(path: string, override: Record<string, unknown> = {}): LoadedConfig {
   const abs = resolve(path);
   let text: string;
   try {
@@ -52,5 +52,6 @@ export function loadConfig(path: string): LoadedConfig {
   } catch (e) {
     throw new ConfigError(`${path}: not valid YAML: ${(e as Error).message.split("\n")[0]}`);
   }
+  if (Object.keys(override).length > 0) raw = { ...(raw as object), ...override };
   return { config: validateConfig(raw, path), path: abs, dir: dirname(abs) };
 }

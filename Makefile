@@ -1,0 +1,47 @@
+# depl: the two entry points of the README, and their parts.
+#   make demo   set up this machine and deploy testapp (build, install, preview, promote)
+#   make test   set up this machine and run every test suite
+SHELL := /bin/bash
+CONFIG ?= depl.yml
+HOST ?=
+DEPL := node bin/depl.js -c $(CONFIG)
+DEPLOY_PACKAGES := docker.io debootstrap git curl ca-certificates
+TEST_PACKAGES := nginx supervisor openssh-server openssh-client wrk curl
+
+.PHONY: setup_deploy setup_appserver demo test test-unit test-integration test-e2e bench services-stop
+
+## The deploy machine: npm deps, depl on PATH, Docker Engine running, base image.
+setup_deploy:
+	scripts/install-packages.sh $(DEPLOY_PACKAGES)
+	@if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then npm ci --no-audit --no-fund; fi
+	npm run --silent build
+	@[ "$$(readlink -f "$$(command -v depl 2>/dev/null)")" = "$$(readlink -f bin/depl.js)" ] || npm link --no-audit --no-fund >/dev/null
+	scripts/services.sh start docker
+	$(DEPL) images bootstrap
+
+## An app server (the machine in $(CONFIG), or HOST=user@address[:port]).
+setup_appserver: setup_deploy
+	$(DEPL) setup $(if $(HOST),--host $(HOST))
+
+## The main job on this machine: build testapp, install it, show its preview URL, promote it.
+demo: setup_appserver
+	scripts/demo.sh $(CONFIG)
+
+## Every suite: typecheck, unit, integration (real nginx, supervisord, Docker, sshd), end to end.
+test: setup_appserver
+	scripts/install-packages.sh $(TEST_PACKAGES)
+	npm run --silent typecheck
+	npm run --silent test:unit
+	npm run --silent test:integration
+	npm run --silent test:e2e
+
+test-unit:
+	npm run --silent typecheck && npm run --silent test:unit
+
+bench: setup_appserver
+	scripts/install-packages.sh $(TEST_PACKAGES)
+	npm run --silent bench
+
+## Stops only the services that scripts/services.sh started.
+services-stop:
+	scripts/services.sh stop

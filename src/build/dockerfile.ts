@@ -1,0 +1,197 @@
+// Renders depl's Dockerfiles. Pure: text from config and version metadata.
+// Docker here is the legacy builder (Debian docker.io 20.10): no BuildKit
+// syntax (no --mount, no heredocs, no `# syntax=`).
+import type { Config } from "../config/schema.js";
+import { APP_NAME, DEB_PACKAGE, IMAGE_REF, WSGI_TARGET } from "../config/names.js";
+import { isVersion } from "../release/version.js";
+
+/** Where things sit in the build context (see context.ts): the app's tree under app/, depl's files under depl/. */
+export const CONTEXT = {
+  app: "app",
+  dockerfile: "depl/Dockerfile",
+  wrapper: "depl/depl_wsgi.py",
+} as const;
+
+export const BUILD_PACKAGES = ["build-essential", "python3-dev", "python3-pip", "python3-venv", "python3-setuptools", "python3-wheel"];
+export const RUNTIME_PACKAGES = ["python3-venv", "gunicorn"];
+export const VENV = "/app/venv";
+export const WRAPPER_DIR = "/opt/depl";
+
+export interface BuildMeta {
+  commit: string | null;
+  dirty: boolean;
+  branch: string | null;
+  /** ISO 8601, UTC. */
+  builtAt: string;
+  /** user@host */
+  builtBy: string;
+}
+
+export interface DockerfileInput {
+  config: Config;
+  version: string;
+  meta: BuildMeta;
+  /** Requirements file relative to the context, or null for none. */
+  requirements: string | null;
+}
+
+const COMMIT = /^[0-9a-f]{7,64}$/;
+const BRANCH = /^[A-Za-z0-9._\/+@-]{1,200}$/;
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?Z$/;
+const ACTOR = /^[A-Za-z0-9._@+-]{1,128}$/;
+/** A path inside the context: plain segments, no "..", not absolute. */
+const REL_PATH = /^(?!\/)(?:[A-Za-z0-9_@+-][A-Za-z0-9_.@+-]*)(?:\/[A-Za-z0-9_@+-][A-Za-z0-9_.@+-]*)*\/?$/;
+/** An index URL as pip takes it, with nothing a shell would read. */
+const INDEX_URL = /^https?:\/\/[A-Za-z0-9._~:\/?#\[\]@!%+=,-]+$/;
+
+/** Throws unless value matches: every interpolated value is checked here, schema or not. */
+function checked(what: string, re: RegExp, value: string): string {
+  if (!re.test(value)) throw new Error(`refusing to render ${what} ${JSON.stringify(value)} into a Dockerfile`);
+  return value;
+}
+
+/** "./x/" -> "x"; then checked. */
+export function contextPath(what: string, p: string): string {
+  const clean = p.replace(/^(?:\.\/)+/, "").replace(/\/+$/, "");
+  if (clean.split("/").some((s) => s === "." || s === "..")) throw new Error(`refusing to render ${what} ${JSON.stringify(p)} into a Dockerfile`);
+  return checked(what, REL_PATH, clean);
+}
+
+function uid(n: number): number {
+  if (!Number.isInteger(n) || n < 1000 || n > 65000) throw new Error(`refusing to render uid ${n} into a Dockerfile`);
+  return n;
+}
+
+const json = (xs: string[]) => JSON.stringify(xs);
+const packages = (list: readonly string[]) => list.map((p) => checked("Debian package", DEB_PACKAGE, p)).join(" ");
+
+function aptInstall(list: readonly string[]): string {
+  return [
+    "RUN apt-get update -qq \\",
+    ` && apt-get install -y -qq --no-install-recommends ${packages([...new Set(list)])} \\`,
+    " && apt-get clean && rm -rf /var/lib/apt/lists/*",
+  ].join("\n");
+}
+
+/** pip's options for where dependencies come from: a configured index and/or wheelhouse, else pip's default. */
+export function pipSourceArgs(py: Config["build"]["python"]): string[] {
+  const args: string[] = [];
+  if (py.index_url) args.push("--index-url", checked("build.python.index_url", INDEX_URL, py.index_url));
+  if (py.find_links) args.push(...(py.index_url ? [] : ["--no-index"]), "--find-links", "/wheelhouse");
+  return args;
+}
+
+/** Shell form: values are checked above; quoting keeps ?, # and & in a URL literal. */
+const sh = (args: string[]) => args.map((a) => (/^[A-Za-z0-9_\/.:=+-]+$/.test(a) ? a : `'${a}'`)).join(" ");
+
+export function imageLabels(input: Pick<DockerfileInput, "config" | "version" | "meta">): Record<string, string> {
+  const { config, version, meta } = input;
+  if (!isVersion(version)) throw new Error(`refusing to render version ${JSON.stringify(version)} into a Dockerfile`);
+  return {
+    "depl.app": checked("app", APP_NAME, config.app),
+    "depl.version": version,
+    "depl.git.commit": meta.commit === null ? "" : checked("git commit", COMMIT, meta.commit),
+    "depl.git.dirty": String(meta.dirty === true),
+    "depl.git.branch": meta.branch === null ? "" : checked("git branch", BRANCH, meta.branch),
+    "depl.built_at": checked("built_at", ISO_TIME, meta.builtAt),
+    "depl.built_by": checked("built_by", ACTOR, meta.builtBy),
+  };
+}
+
+/** Per-version lines, last in the file so that every layer above them stays cached. */
+function versionTail(input: DockerfileInput): string[] {
+  const labels = imageLabels(input);
+  const wsgi = checked("run.wsgi", WSGI_TARGET, input.config.run.wsgi);
+  return [
+    `ENV DEPL_APP=${labels["depl.app"]} DEPL_VERSION=${input.version} DEPL_WSGI=${wsgi}`,
+    `LABEL ${Object.entries(labels).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(" \\\n      ")}`,
+  ];
+}
+
+/** Dependency lines: `install` turns pip's source and -r arguments into the RUN line. */
+function requirementsLines(input: DockerfileInput, install: (args: string[]) => string): string[] {
+  const py = input.config.build.python;
+  const lines: string[] = [];
+  if (py.find_links) lines.push(`COPY ${json([`${CONTEXT.app}/${contextPath("build.python.find_links", py.find_links)}/`, "/wheelhouse/"])}`);
+  if (input.requirements !== null) {
+    const req = contextPath("requirements file", input.requirements);
+    lines.push(
+      `COPY ${json([`${CONTEXT.app}/${req}`, `/src/${req}`])}`,
+      install([...pipSourceArgs(py), "-r", `/src/${req}`]),
+    );
+  }
+  return lines;
+}
+
+const runtimeBase = (input: DockerfileInput) => [
+  `RUN useradd --uid ${uid(input.config.run.uid)} --no-create-home --no-log-init --home-dir /app --shell /usr/sbin/nologin app`,
+  `RUN python3 -m venv --system-site-packages ${VENV}`,
+  `COPY ${json([CONTEXT.wrapper, `${WRAPPER_DIR}/depl_wsgi.py`])}`,
+  `ENV PYTHONPATH=${WRAPPER_DIR} PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1`,
+];
+
+const header = (input: DockerfileInput, what: string) =>
+  `# Generated by depl: ${what} for ${input.config.app} ${input.version}. Do not edit.`;
+const COMMON_ENV = "ENV DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1";
+
+/**
+ * The two-stage ("double-dutch") Dockerfile. The build stage has compilers
+ * and makes wheels: dependencies first (from the requirements file alone, so
+ * the layer is reused while only the app's code changes), then the app. The
+ * runtime stage installs just those wheels into a venv that also sees
+ * Debian's gunicorn; it has no compiler. Dependency and app wheels are copied
+ * in separate layers so that a code change ships only the app's layer.
+ */
+export function multiStageDockerfile(input: DockerfileInput): string {
+  const base = checked("build.base_image", IMAGE_REF, input.config.build.base_image);
+  const pkgs = input.config.build.packages;
+  const pip = `${VENV}/bin/pip`;
+  return [
+    header(input, "two-stage build"),
+    `FROM ${base} AS build`,
+    COMMON_ENV,
+    aptInstall([...BUILD_PACKAGES, ...pkgs.build]),
+    "WORKDIR /src",
+    "RUN mkdir -p /wheels/deps /wheels/app",
+    ...requirementsLines(input, (args) => `RUN python3 -m pip wheel --no-build-isolation --wheel-dir /wheels/deps ${sh(args)}`),
+    `COPY ${json([`${CONTEXT.app}/`, "/src/"])}`,
+    "RUN python3 -m pip wheel --no-deps --no-build-isolation --no-index --wheel-dir /wheels/app /src",
+    "",
+    `FROM ${base}`,
+    COMMON_ENV,
+    aptInstall([...RUNTIME_PACKAGES, ...pkgs.runtime]),
+    ...runtimeBase(input),
+    `COPY --from=build ${json(["/wheels/deps/", "/wheels/deps/"])}`,
+    // The dependency closure was resolved by `pip wheel`: install exactly those wheels.
+    `RUN set -- /wheels/deps/*.whl; if [ -e "$1" ]; then ${pip} install --no-index --no-deps "$@"; fi`,
+    `COPY --from=build ${json(["/wheels/app/", "/wheels/app/"])}`,
+    // Without --no-deps: a dependency missing from the requirements file fails here, not at run time.
+    `RUN ${pip} install --no-index --find-links /wheels/deps /wheels/app/*.whl`,
+    "WORKDIR /app",
+    `USER ${uid(input.config.run.uid)}`,
+    ...versionTail(input),
+    "",
+  ].join("\n");
+}
+
+/** The same app in one stage, compiler left in: the baseline for `npm run bench:size`. */
+export function singleStageDockerfile(input: DockerfileInput): string {
+  const base = checked("build.base_image", IMAGE_REF, input.config.build.base_image);
+  const pkgs = input.config.build.packages;
+  const pip = `${VENV}/bin/pip`;
+  return [
+    header(input, "single-stage build"),
+    `FROM ${base}`,
+    COMMON_ENV,
+    aptInstall([...BUILD_PACKAGES, ...RUNTIME_PACKAGES, ...pkgs.build, ...pkgs.runtime]),
+    ...runtimeBase(input),
+    "WORKDIR /src",
+    ...requirementsLines(input, (args) => `RUN ${pip} install --no-build-isolation ${sh(args)}`),
+    `COPY ${json([`${CONTEXT.app}/`, "/src/"])}`,
+    `RUN ${pip} install --no-build-isolation ${sh([...pipSourceArgs(input.config.build.python), "/src"])}`,
+    "WORKDIR /app",
+    `USER ${uid(input.config.run.uid)}`,
+    ...versionTail(input),
+    "",
+  ].join("\n");
+}

@@ -1,0 +1,93 @@
+import { Command, CommanderError } from "commander";
+
+// Declares the commands and lazily imports their handlers, so `depl --help`
+// loads no Docker, SSH or nginx code. Only main() catches errors.
+
+const program = new Command("depl")
+  .description("Blue/green deployer for Python web apps in containers")
+  .version("0.1.0")
+  .option("-c, --config <file>", "config file", "depl.yml")
+  .option("-v, --verbose", "show the output of Docker and other tools")
+  .showHelpAfterError("(run depl --help for usage)")
+  .exitOverride();
+
+type Globals = { config: string; verbose?: boolean };
+const globals = (): Globals => program.opts<Globals>();
+
+program
+  .command("setup")
+  .description("prepare the app hosts: docker.io, nginx, supervisord, the server layout and depl's includes")
+  .option("--host <user@address[:port]>", "set up this SSH host instead of the config's hosts (key and known_hosts from ~/.ssh)")
+  .action(async (o) => (await import("./commands/setup.js")).setup(globals(), o));
+
+const images = program.command("images").description("base images");
+images
+  .command("bootstrap")
+  .description("make the base image offline with debootstrap + docker import (no registry needed)")
+  .action(async () => (await import("./commands/images.js")).bootstrap(globals()));
+
+program
+  .command("build")
+  .description("build the runtime image <app>:<version> (build stage with compilers -> wheels -> slim runtime)")
+  .option("--version-name <version>", "use this version name instead of the UTC timestamp")
+  .option("--json", "print only JSON")
+  .action(async (o) => (await import("./commands/build.js")).build(globals(), o));
+
+program
+  .command("install")
+  .argument("<version>", "an already built version")
+  .description("ship the image, start it under supervisord on its own socket, health-check it, route its preview URL")
+  .option("--json", "print only JSON")
+  .action(async (version, o) => (await import("./commands/install.js")).install(globals(), version, o));
+
+program
+  .command("buildinst")
+  .description("build + ship + install; prints the preview URL")
+  .option("--version-name <version>", "use this version name instead of the UTC timestamp")
+  .option("--json", "print only JSON: {\"version\": ...}")
+  .action(async (o) => (await import("./commands/buildinst.js")).buildinst(globals(), o));
+
+program
+  .command("promote")
+  .argument("<version>", "an installed, healthy version")
+  .description("serve <version> on the base domain (one atomic switch, no reload); the old live version stays warm as previous")
+  .action(async (version) => (await import("./commands/traffic.js")).promote(globals(), version));
+
+program
+  .command("rollback")
+  .argument("[version]", "an installed version (default: the previous live one)")
+  .description("serve the previous (or the named) version on the base domain again")
+  .action(async (version) => (await import("./commands/traffic.js")).rollback(globals(), version));
+
+program
+  .command("canary")
+  .argument("[version]", "an installed, healthy version")
+  .argument("[percent]", "share of clients, 1% to 99%")
+  .option("--stop", "send every client back to the live version")
+  .description("serve <version> to a sticky share of clients (cookie depl_bucket); the rest get the live version")
+  .action(async (version, percent, o) => (await import("./commands/traffic.js")).canary(globals(), version, percent, o));
+
+program
+  .command("stats")
+  .description("requests, status classes, 5xx rate and latency per version, from nginx's access log")
+  .option("--since <duration>", "window, such as 15m, 2h, 1d", "1h")
+  .option("--json", "print JSON")
+  .action(async (o) => (await import("./commands/stats.js")).stats(globals(), o));
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // --help and --version end up here with exit code 0.
+      return e.exitCode === 0 ? 0 : 2;
+    }
+    const err = e as Error & { exitCode?: number };
+    if (process.env.DEPL_DEBUG) console.error(err.stack);
+    else console.error(`depl: ${err.message}`);
+    return typeof err.exitCode === "number" ? err.exitCode : 1;
+  }
+}
+
+process.exitCode = await main(process.argv);

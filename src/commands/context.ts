@@ -1,0 +1,68 @@
+import { userInfo, hostname } from "node:os";
+import { loadConfig, type LoadedConfig } from "../config/load.js";
+import { connectHost } from "../host/connect.js";
+import type { Host } from "../host/host.js";
+import { layout, type Layout } from "../release/layout.js";
+
+export interface GlobalOptions {
+  config: string;
+  verbose?: boolean;
+}
+
+/** What every command works with: validated config, connected hosts, who is acting. */
+export interface Context extends LoadedConfig {
+  hosts: Host[];
+  layout: Layout;
+  actor: string;
+  verbose: boolean;
+  /** Progress for humans; silent with --json. */
+  say: (msg: string) => void;
+}
+
+export function actorName(): string {
+  return process.env.DEPL_ACTOR || `${userInfo().username}@${hostname()}`;
+}
+
+export interface ContextOptions {
+  json?: boolean;
+  /** Top-level keys that replace the file's (validated with it), e.g. hosts from --host. */
+  override?: Record<string, unknown>;
+}
+
+/** Config is read and validated fully before any host is touched. */
+export async function openContext(g: GlobalOptions, opts: ContextOptions = {}): Promise<Context> {
+  const loaded = loadConfig(g.config, opts.override);
+  const hosts: Host[] = [];
+  try {
+    for (const hc of loaded.config.hosts) hosts.push(await connectHost(hc));
+  } catch (e) {
+    await Promise.all(hosts.map((h) => h.close()));
+    throw e;
+  }
+  return {
+    ...loaded,
+    hosts,
+    layout: layout(loaded.config.root, loaded.config.app),
+    actor: actorName(),
+    verbose: Boolean(g.verbose),
+    say: opts.json ? () => {} : (msg) => console.error(msg),
+  };
+}
+
+export async function withContext<T>(
+  g: GlobalOptions,
+  opts: ContextOptions,
+  fn: (ctx: Context) => Promise<T>,
+): Promise<T> {
+  const ctx = await openContext(g, opts);
+  try {
+    return await fn(ctx);
+  } finally {
+    await Promise.all(ctx.hosts.map((h) => h.close()));
+  }
+}
+
+export function previewUrl(config: { domain: string; nginx: { listen: number } }, version: string): string {
+  const port = config.nginx.listen === 80 ? "" : `:${config.nginx.listen}`;
+  return `http://${version}.${config.domain}${port}/`;
+}

@@ -1,0 +1,48 @@
+import { readFileSync } from "node:fs";
+import type { Host } from "../host/host.js";
+import { applySite } from "../nginx/apply.js";
+import { ensureTrafficDirs } from "../switch/traffic.js";
+import { UsageError } from "../errors.js";
+import { withContext, type Context, type GlobalOptions } from "./context.js";
+
+export const APPSERVER_PACKAGES = ["docker.io", "nginx", "supervisor", "curl", "ca-certificates"];
+
+export function scriptText(name: string): string {
+  return readFileSync(new URL(`../../scripts/${name}`, import.meta.url), "utf8");
+}
+
+/** Runs one of depl's shell scripts on the host (`sh -s -- args` with the script on stdin). */
+export async function runScript(host: Host, name: string, args: string[], say: (m: string) => void) {
+  return host.run(["sh", "-s", "--", ...args], {
+    stdin: scriptText(name),
+    onStderr: (s) => say(`${host.name}: ${s.trimEnd()}`),
+  });
+}
+
+export async function setupHost(ctx: Context, host: Host): Promise<void> {
+  const { layout: l } = ctx;
+  ctx.say(`${host.name}: packages`);
+  await runScript(host, "install-packages.sh", APPSERVER_PACKAGES, ctx.say);
+  ctx.say(`${host.name}: services`);
+  await runScript(host, "services.sh", ["start", "docker", "nginx", "supervisor"], ctx.say);
+  await host.run(["install", "-d", "-m", "0755", l.base, l.releases, l.shared, l.nginxDir, l.supervisorDir, l.logDir]);
+  await ensureTrafficDirs(host, l);
+  ctx.say(`${host.name}: nginx site for ${ctx.config.domain}`);
+  await applySite(host, ctx.config);
+}
+
+/** "deploy@10.0.0.5:2222" -> an ssh host entry of depl.yml. Pure. */
+export function parseHostArg(arg: string): unknown {
+  if (arg === "local") return "local";
+  const m = /^(?:([^@]+)@)?([^:@]+)(?::(\d+))?$/.exec(arg);
+  if (!m) throw new UsageError(`invalid --host "${arg}": expected user@address[:port] or local`);
+  return { address: m[2], user: m[1] ?? "root", port: m[3] ? Number(m[3]) : 22 };
+}
+
+export async function setup(g: GlobalOptions, o: { host?: string } = {}): Promise<void> {
+  const override = o.host ? { hosts: [parseHostArg(o.host)] } : {};
+  await withContext(g, { override }, async (ctx) => {
+    for (const host of ctx.hosts) await setupHost(ctx, host);
+    ctx.say(`set up: ${ctx.hosts.map((h) => h.name).join(", ")}`);
+  });
+}

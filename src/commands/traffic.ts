@@ -1,0 +1,42 @@
+import { parsePercent } from "../release/percent.js";
+import { canary as startCanary, canaryStop, promote as promoteOp, rollback as rollbackOp } from "../release/promote.js";
+import { assertVersion } from "../release/version.js";
+import { UsageError } from "../errors.js";
+import { withContext, type Context, type GlobalOptions } from "./context.js";
+
+const argsFor = (ctx: Context) => ctx.hosts.map((host) => ({ config: ctx.config, layout: ctx.layout, host, actor: ctx.actor, say: ctx.say }));
+
+export async function promote(g: GlobalOptions, version: string): Promise<void> {
+  assertVersion(version);
+  await withContext(g, {}, async (ctx) => {
+    for (const a of argsFor(ctx)) await promoteOp(a, version);
+    console.log(`Version ${version} is live: http://${ctx.config.domain}${ctx.config.nginx.listen === 80 ? "" : `:${ctx.config.nginx.listen}`}/`);
+  });
+}
+
+export async function rollback(g: GlobalOptions, version: string | undefined): Promise<void> {
+  if (version !== undefined) assertVersion(version);
+  await withContext(g, {}, async (ctx) => {
+    let target = "";
+    for (const a of argsFor(ctx)) target = await rollbackOp(a, version);
+    console.log(`Rolled back: version ${target} is live`);
+  });
+}
+
+export async function canary(g: GlobalOptions, version: string | undefined, percent: string | undefined, o: { stop?: boolean }): Promise<void> {
+  if (o.stop) {
+    if (version !== undefined) throw new UsageError("depl canary --stop takes no version or percentage");
+    await withContext(g, {}, async (ctx) => {
+      for (const a of argsFor(ctx)) await canaryStop(a);
+      console.log("Canary stopped: every client is served the live version");
+    });
+    return;
+  }
+  if (version === undefined || percent === undefined) throw new UsageError("usage: depl canary <version> <N%> (or depl canary --stop)");
+  assertVersion(version);
+  const n = parsePercent(percent);
+  await withContext(g, {}, async (ctx) => {
+    for (const a of argsFor(ctx)) await startCanary(a, version, n);
+    console.log(`Canary: ${n}% of clients are served ${version}`);
+  });
+}

@@ -1,0 +1,28 @@
+import type { Config } from "../config/schema.js";
+import type { Host } from "../host/host.js";
+
+/**
+ * Which version nginx serves for the base domain to a client in a given
+ * bucket: a request through nginx on that host, as users make them. Bucket
+ * 99 is never a canary bucket (canary shares stop at 99%).
+ */
+export async function versionServedByNginx(
+  host: Host,
+  config: Config,
+  opts: { bucket?: number; path?: string } = {},
+): Promise<{ status: number; version: string | null }> {
+  const bucket = String(opts.bucket ?? 99).padStart(2, "0");
+  const r = await host.run(
+    [
+      "curl", "-sS", "-m", "10", "-o", "/dev/null", "-D", "-",
+      "-H", `Host: ${config.domain}`,
+      "-H", `Cookie: depl_bucket=${bucket}`,
+      `http://127.0.0.1:${config.nginx.listen}${opts.path ?? config.health.path}`,
+    ],
+    { allowFailure: true },
+  );
+  if (r.code !== 0) return { status: 0, version: null };
+  const status = Number(/^HTTP\/[\d.]+ (\d{3})/.exec(r.stdout)?.[1] ?? 0);
+  const version = /^x-depl-version:\s*(\S+)/im.exec(r.stdout)?.[1] ?? null;
+  return { status, version };
+}

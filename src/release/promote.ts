@@ -1,0 +1,105 @@
+import type { Config } from "../config/schema.js";
+import { DeplError } from "../errors.js";
+import type { Host } from "../host/host.js";
+import { programState } from "../supervisor/ctl.js";
+import { readTraffic, setCanary, setLive, stopCanary } from "../switch/traffic.js";
+import { audit } from "./audit.js";
+import { waitHealthy } from "./health.js";
+import { programName, type Layout } from "./layout.js";
+import { readRelease } from "./metadata.js";
+import { versionServedByNginx } from "./nginx-check.js";
+import { assertVersion } from "./version.js";
+
+export interface TrafficArgs {
+  config: Config;
+  layout: Layout;
+  host: Host;
+  actor: string;
+  say: (m: string) => void;
+}
+
+/** Refuses a version that is not installed, not running or not healthy right now. */
+export async function assertServable(a: TrafficArgs, version: string): Promise<void> {
+  const { host, layout: l, config } = a;
+  assertVersion(version, config.subdomains);
+  const meta = await readRelease(host, l, version);
+  if (!meta) throw new DeplError(`${host.name}: version ${version} is not installed (depl list shows what is)`);
+  if (meta.state !== "installed") throw new DeplError(`${host.name}: version ${version} is ${meta.state}, not installed: only a healthy installed version can take traffic`);
+  const program = programName(config.app, version);
+  const state = await programState(host, program);
+  if (state !== "RUNNING") throw new DeplError(`${host.name}: version ${version} is not running (supervisord: ${state})`);
+  const h = await waitHealthy(host, {
+    socketPath: l.socket(version),
+    path: config.health.path,
+    hostHeader: config.domain,
+    timeoutMs: 10_000,
+    concurrency: config.health.concurrency,
+  });
+  if (!h.ok) throw new DeplError(`${host.name}: version ${version} is not healthy: ${h.reason}`);
+}
+
+async function saveState(a: TrafficArgs) {
+  const t = await readTraffic(a.host, a.layout);
+  await a.host.writeFile(a.layout.stateJson, JSON.stringify({ ...t, updated_at: new Date().toISOString() }, null, 2) + "\n");
+  return t;
+}
+
+/**
+ * Points the base domain at `version` (one rename), then checks through nginx
+ * that it answers; if it does not, points it back and says so.
+ */
+export async function promote(a: TrafficArgs, version: string, action: "promote" | "rollback" = "promote"): Promise<void> {
+  const { host, layout: l, config } = a;
+  await assertServable(a, version);
+  const before = await readTraffic(host, l);
+  if (before.live === version && !before.canary) {
+    a.say(`${host.name}: ${version} is already live`);
+    return;
+  }
+  const started = Date.now();
+  await setLive(host, l, version);
+  const check = await versionServedByNginx(host, config);
+  if (check.status !== 200 || check.version !== version) {
+    const why = `nginx served ${check.version ?? "no version"} with status ${check.status || "none"}`;
+    if (before.live) await setLive(host, l, before.live);
+    await audit(host, l, { actor: a.actor, action, version, from: before.live, to: version, result: "failed", detail: `post-switch check failed (${why}); restored ${before.live ?? "nothing"}` });
+    await saveState(a);
+    throw new DeplError(`${host.name}: after switching to ${version}, ${why}; switched back to ${before.live ?? "no live version"}`);
+  }
+  if (before.canary && before.canary.version === version) await stopCanary(host, l);
+  const after = await saveState(a);
+  await audit(host, l, { actor: a.actor, action, version, from: before, to: after, result: "ok", detail: `${Date.now() - started} ms` });
+}
+
+/** Back to the previous live version, or to a named installed one. */
+export async function rollback(a: TrafficArgs, version?: string): Promise<string> {
+  const t = await readTraffic(a.host, a.layout);
+  const target = version ?? t.previous;
+  if (!target) throw new DeplError(`${a.host.name}: there is no previous version to roll back to`);
+  if (target === t.live) throw new DeplError(`${a.host.name}: ${target} is already live`);
+  await promote(a, target, "rollback");
+  return target;
+}
+
+export async function canary(a: TrafficArgs, version: string, percent: number): Promise<void> {
+  const { host, layout: l } = a;
+  await assertServable(a, version);
+  const before = await readTraffic(host, l);
+  if (!before.live) throw new DeplError(`${host.name}: no version is live yet: promote one before starting a canary`);
+  if (before.live === version) throw new DeplError(`${host.name}: ${version} is the live version; a canary must be another one`);
+  await setCanary(host, l, version, percent);
+  const after = await saveState(a);
+  await audit(host, l, { actor: a.actor, action: "canary", version, from: before.canary, to: after.canary, result: "ok" });
+}
+
+export async function canaryStop(a: TrafficArgs): Promise<void> {
+  const { host, layout: l } = a;
+  const before = await readTraffic(host, l);
+  if (!before.canary) {
+    a.say(`${host.name}: no canary is running`);
+    return;
+  }
+  await stopCanary(host, l);
+  await saveState(a);
+  await audit(host, l, { actor: a.actor, action: "canary-stop", version: before.canary.version, from: before.canary, to: null, result: "ok" });
+}

@@ -1,0 +1,74 @@
+import { posix } from "node:path";
+import { DeplError } from "../errors.js";
+import type { Host } from "../host/host.js";
+
+/** Debian's supervisord includes this directory; depl links one file per program into it. */
+export const SUPERVISOR_CONF_DIR = "/etc/supervisor/conf.d";
+
+export type ProgramState =
+  | "RUNNING" | "STARTING" | "STOPPED" | "STOPPING" | "BACKOFF" | "EXITED" | "FATAL" | "UNKNOWN" | "ABSENT";
+
+export function linkPath(program: string): string {
+  return posix.join(SUPERVISOR_CONF_DIR, `depl-${program}.conf`);
+}
+
+/** Parses `supervisorctl status <name>` output. Pure. */
+export function parseStatus(program: string, stdout: string): ProgramState {
+  for (const line of stdout.split("\n")) {
+    const [name, state] = line.trim().split(/\s+/);
+    if (name === program && state) return (state as ProgramState);
+  }
+  return "ABSENT";
+}
+
+async function ctl(host: Host, ...args: string[]) {
+  return host.run(["supervisorctl", ...args], { allowFailure: true });
+}
+
+export async function programState(host: Host, program: string): Promise<ProgramState> {
+  // Exit 3 means "not running", 4 "no such process": both are answers, not failures.
+  const r = await ctl(host, "status", program);
+  if (/no such process/i.test(r.stdout + r.stderr)) return "ABSENT";
+  if (r.code !== 0 && r.code !== 3) {
+    throw new DeplError(`${host.name}: supervisorctl status ${program} failed (${r.code}): ${(r.stderr || r.stdout).trim()}`);
+  }
+  return parseStatus(program, r.stdout);
+}
+
+/** Writes the program's conf, links it into supervisord's include dir and (re)loads just that program. */
+export async function installProgram(host: Host, program: string, confPath: string, conf: string): Promise<void> {
+  await host.writeFile(confPath, conf, { mode: 0o644 });
+  await host.symlinkAtomic(confPath, linkPath(program));
+  await reread(host);
+  const r = await ctl(host, "update", program);
+  if (r.code !== 0) throw new DeplError(`${host.name}: supervisorctl update ${program} failed: ${(r.stderr || r.stdout).trim()}`);
+}
+
+export async function startProgram(host: Host, program: string): Promise<void> {
+  const r = await ctl(host, "start", program);
+  if (r.code !== 0 && !/already started/i.test(r.stdout)) {
+    throw new DeplError(`${host.name}: supervisorctl start ${program} failed: ${(r.stderr || r.stdout).trim()}`);
+  }
+}
+
+export async function stopProgram(host: Host, program: string): Promise<void> {
+  if ((await programState(host, program)) === "ABSENT") return;
+  const r = await ctl(host, "stop", program);
+  if (r.code !== 0 && !/not running/i.test(r.stdout + r.stderr)) {
+    throw new DeplError(`${host.name}: supervisorctl stop ${program} failed: ${(r.stderr || r.stdout).trim()}`);
+  }
+}
+
+/** Stops the program and removes it from supervisord; its conf file is deleted. */
+export async function removeProgram(host: Host, program: string, confPath: string): Promise<void> {
+  await stopProgram(host, program);
+  await host.remove(linkPath(program));
+  await host.remove(confPath);
+  await reread(host);
+  await ctl(host, "update", program);
+}
+
+async function reread(host: Host): Promise<void> {
+  const r = await ctl(host, "reread");
+  if (r.code !== 0) throw new DeplError(`${host.name}: supervisorctl reread failed: ${(r.stderr || r.stdout).trim()}`);
+}

@@ -1,0 +1,130 @@
+import type { Config } from "../config/schema.js";
+import { programName, type Layout } from "../release/layout.js";
+import { assertVersion } from "../release/version.js";
+import { shellQuote } from "../host/shell.js";
+
+/** Where the app's socket directory is mounted inside its container. */
+export const CONTAINER_SOCK_DIR = "/run/app";
+
+export interface WebProcess {
+  config: Config;
+  layout: Layout;
+  version: string;
+  /** Image reference or id to run. */
+  image: string;
+  /** gid of nginx's group on the host (www-data): the socket is shared with it only. */
+  socketGid: number;
+  dockerBin?: string;
+}
+
+export function containerName(app: string, version: string, process = "web"): string {
+  return `depl-${programName(app, version, process)}`;
+}
+
+/** The gunicorn command line the runtime image runs (Debian's gunicorn, venv with system site packages). */
+export function gunicornArgv(run: Config["run"]): string[] {
+  return [
+    "/app/venv/bin/python", "-m", "gunicorn",
+    "--bind", `unix:${CONTAINER_SOCK_DIR}/app.sock`,
+    "--backlog", String(run.backlog),
+    // Socket mode 0770: the app's uid and nginx's group, nobody else.
+    "--umask", "0o007",
+    "--workers", String(run.workers),
+    "--threads", String(run.threads),
+    "--worker-class", "gthread",
+    "--worker-tmp-dir", "/dev/shm",
+    "--graceful-timeout", "20",
+    "--access-logfile", "-",
+    "depl_wsgi:application",
+  ];
+}
+
+/** argv of `docker run` for a version's web process. Pure. */
+export function dockerRunArgv(p: WebProcess): string[] {
+  const { config, layout, version } = p;
+  assertVersion(version);
+  if (!Number.isInteger(p.socketGid) || p.socketGid < 0) throw new Error(`bad socket gid ${p.socketGid}`);
+  return [
+    p.dockerBin ?? "docker", "run", "--rm",
+    // PID 1 must forward SIGTERM, or stopping the program leaves the container running.
+    "--init",
+    "--name", containerName(config.app, version),
+    "--user", `${config.run.uid}:${p.socketGid}`,
+    "--cap-drop", "ALL",
+    "--security-opt", "no-new-privileges",
+    "--label", `depl.app=${config.app}`,
+    "--label", `depl.version=${version}`,
+    "--label", "depl.process=web",
+    "--env-file", layout.envFile(version),
+    "-v", `${layout.sockDir(version)}:${CONTAINER_SOCK_DIR}`,
+    p.image,
+    ...gunicornArgv(config.run),
+  ];
+}
+
+/** Environment of every process of a version (written to a 0600 env file, never argv). */
+export function releaseEnv(config: Config, version: string): Record<string, string> {
+  return {
+    ...config.env,
+    DEPL_APP: config.app,
+    DEPL_VERSION: version,
+    DEPL_DOMAIN: config.domain,
+    DEPL_WSGI: config.run.wsgi,
+  };
+}
+
+/** docker --env-file format: one KEY=value per line, no quoting, no newlines allowed. */
+export function renderEnvFile(env: Record<string, string>): string {
+  return Object.entries(env)
+    .map(([k, v]) => {
+      if (/[\r\n\0]/.test(v)) throw new Error(`env ${k}: values cannot contain newlines`);
+      return `${k}=${v}\n`;
+    })
+    .join("");
+}
+
+/**
+ * The script supervisord runs. It removes a container left over from a
+ * killed client (else `docker run --name` fails with exit 125), then execs
+ * docker run so supervisord's SIGTERM reaches the docker client, which
+ * forwards it to tini and the app.
+ */
+export function renderRunScript(argv: readonly string[], name: string, dockerBin = "docker"): string {
+  return [
+    "#!/bin/sh",
+    "# Written by depl. Run by supervisord.",
+    `${shellQuote([dockerBin, "rm", "-f", name])} >/dev/null 2>&1 || true`,
+    `exec ${shellQuote(argv)}`,
+    "",
+  ].join("\n");
+}
+
+export interface ProgramConf {
+  program: string;
+  command: string;
+  logFile: string;
+  autostart: boolean;
+}
+
+/** A supervisord [program:x] section. Values are validated names and paths only. */
+export function renderProgramConf(p: ProgramConf): string {
+  for (const v of [p.program, p.command, p.logFile]) {
+    if (!/^[A-Za-z0-9_.\/@+-]+$/.test(v)) throw new Error(`unsafe value in supervisord config: ${JSON.stringify(v)}`);
+  }
+  return `; Written by depl.
+[program:${p.program}]
+command=${p.command}
+autostart=${p.autostart}
+autorestart=true
+startsecs=2
+startretries=3
+stopsignal=TERM
+stopwaitsecs=30
+stopasgroup=true
+killasgroup=true
+redirect_stderr=true
+stdout_logfile=${p.logFile}
+stdout_logfile_maxbytes=20MB
+stdout_logfile_backups=3
+`;
+}

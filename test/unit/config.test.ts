@@ -1,0 +1,71 @@
+import { describe, expect, it } from "vitest";
+import { readFileSync } from "node:fs";
+import { parse } from "yaml";
+import { validateConfig } from "../../src/config/load.js";
+
+const minimal = { app: "app1", domain: "app1.localhost", run: { wsgi: "testapp.app:application" } };
+const err = (raw: unknown) => {
+  try {
+    validateConfig(raw);
+  } catch (e) {
+    return (e as Error).message;
+  }
+  throw new Error("expected a ConfigError");
+};
+
+describe("validateConfig", () => {
+  it("accepts the repo's depl.yml and fills defaults", () => {
+    const c = validateConfig(parse(readFileSync("depl.yml", "utf8")));
+    expect(c.app).toBe("app1");
+    expect(c.hosts).toEqual(["local"]);
+    expect(c.health.timeout).toBe(60_000);
+    expect(c.run.backlog).toBe(2048);
+  });
+
+  it("applies defaults to a minimal config", () => {
+    const c = validateConfig(minimal);
+    expect(c.root).toBe("/srv/depl");
+    expect(c.nginx.listen).toBe(80);
+    expect(c.build.base_image).toBe("depl-base:bookworm");
+    expect(c.subdomains).toEqual([]);
+  });
+
+  it("rejects unknown keys with their path", () => {
+    expect(err({ ...minimal, colour: "red" })).toBe("depl.yml: unknown key colour");
+    expect(err({ ...minimal, nginx: { listen: 80, lisen: 81 } })).toBe("depl.yml: unknown key nginx.lisen");
+  });
+
+  it("names a missing key", () => {
+    expect(err({ domain: "a.b", run: minimal.run })).toBe("depl.yml: app: is required");
+  });
+
+  it.each([
+    ["app1 .localhost", "domain"],
+    ["app1.localhost;", "domain"],
+    ["{app1}.localhost", "domain"],
+    ["App1.localhost", "domain"],
+    ["localhost", "domain"],
+  ])("rejects the domain %j", (domain, key) => {
+    expect(err({ ...minimal, domain })).toMatch(new RegExp(`^depl.yml: ${key}: expected a lower-case domain`));
+  });
+
+  it("rejects bad values naming the path", () => {
+    expect(err({ ...minimal, subdomains: ["ok", "no pe"] })).toMatch(/^depl.yml: subdomains.1: expected a DNS label/);
+    expect(err({ ...minimal, root: "/srv/../etc" })).toMatch(/^depl.yml: root: expected an absolute path/);
+    expect(err({ ...minimal, root: "/srv/de pl" })).toMatch(/^depl.yml: root: /);
+    expect(err({ ...minimal, nginx: { listen: 70000 } })).toMatch(/^depl.yml: nginx.listen: /);
+    expect(err({ ...minimal, health: { timeout: "soon" } })).toMatch(/^depl.yml: health.timeout: expected a duration/);
+    expect(err({ ...minimal, build: { packages: { build: ["gcc; rm -rf /"] } } })).toMatch(
+      /^depl.yml: build.packages.build.0: expected a Debian package name/,
+    );
+    expect(err({ ...minimal, run: { wsgi: "app" } })).toMatch(/^depl.yml: run.wsgi: expected module.path:callable/);
+    expect(err({ ...minimal, env: { "BAD-NAME": "x" } })).toMatch(/^depl.yml: env.BAD-NAME: /);
+  });
+
+  it("validates ssh hosts and reports the deepest error", () => {
+    const c = validateConfig({ ...minimal, hosts: [{ address: "10.0.0.5", user: "deploy" }] });
+    expect(c.hosts[0]).toMatchObject({ address: "10.0.0.5", user: "deploy", port: 22 });
+    expect(err({ ...minimal, hosts: [{ address: "10.0.0.5", port: "22x" }] })).toMatch(/^depl.yml: hosts.0.port: /);
+    expect(err({ ...minimal, hosts: [{ address: "a b" }] })).toMatch(/^depl.yml: hosts.0.address: expected a host name/);
+  });
+});

@@ -1,0 +1,89 @@
+import { describe, expect, it } from "vitest";
+import { validateConfig } from "../../src/config/load.js";
+import { layout } from "../../src/release/layout.js";
+import { parseStatus } from "../../src/supervisor/ctl.js";
+import {
+  dockerRunArgv,
+  renderEnvFile,
+  renderProgramConf,
+  renderRunScript,
+  releaseEnv,
+} from "../../src/supervisor/program.js";
+
+const config = validateConfig({
+  app: "app1",
+  domain: "app1.localhost",
+  run: { wsgi: "testapp.app:application", workers: 3, backlog: 4096 },
+  env: { GREETING: "hi there" },
+});
+const l = layout(config.root, config.app);
+const v = "2026.11.21.22.56";
+
+describe("docker run argv", () => {
+  const argv = dockerRunArgv({ config, layout: l, version: v, image: "sha256:abc", socketGid: 33 });
+  const joined = argv.join(" ");
+
+  it("runs with --init, a non-root user in nginx's group, no published ports", () => {
+    expect(argv.slice(0, 4)).toEqual(["docker", "run", "--rm", "--init"]);
+    expect(joined).toContain("--name depl-app1-2026.11.21.22.56");
+    expect(joined).toContain("--user 10001:33");
+    expect(joined).not.toMatch(/ -p | --publish/);
+    expect(joined).toContain("--cap-drop ALL");
+  });
+
+  it("mounts only the version's socket dir and passes env through a file", () => {
+    expect(joined).toContain(`-v /srv/depl/app1/releases/${v}/sock:/run/app`);
+    expect(joined).toContain(`--env-file /srv/depl/app1/releases/${v}/env`);
+    expect(joined).not.toContain("hi there");
+  });
+
+  it("binds gunicorn to the socket with the configured backlog", () => {
+    expect(joined).toContain("--bind unix:/run/app/app.sock --backlog 4096 --umask 0o007 --workers 3");
+    expect(argv.at(-1)).toBe("depl_wsgi:application");
+  });
+
+  it("refuses an invalid version", () => {
+    expect(() => dockerRunArgv({ config, layout: l, version: "../x", image: "i", socketGid: 33 })).toThrow(/invalid version/);
+  });
+});
+
+describe("supervisord program", () => {
+  it("renders one program with the run script and a log file", () => {
+    const conf = renderProgramConf({ program: `app1-${v}`, command: `${l.release(v)}/run.sh`, logFile: l.releaseLog(v), autostart: true });
+    expect(conf).toContain(`[program:app1-${v}]`);
+    expect(conf).toContain(`command=/srv/depl/app1/releases/${v}/run.sh`);
+    expect(conf).toContain("stopsignal=TERM");
+    expect(conf).toContain(`stdout_logfile=/srv/depl/app1/log/${v}.log`);
+  });
+
+  it("refuses values that would break the ini file", () => {
+    expect(() => renderProgramConf({ program: "a\n[program:x]", command: "/x", logFile: "/l", autostart: true })).toThrow(/unsafe value/);
+  });
+
+  it("removes a leftover container before exec'ing docker run", () => {
+    const s = renderRunScript(["docker", "run", "--name", "n", "img", "echo", "it's"], "n");
+    const lines = s.split("\n");
+    expect(lines[0]).toBe("#!/bin/sh");
+    expect(lines[2]).toMatch(/docker'? '?rm'? '?-f'? '?n'? >\/dev\/null 2>&1 \|\| true$/);
+    expect(lines[3]).toMatch(/^exec /);
+    expect(lines[3]).toContain("it'\\''s");
+  });
+
+  it("parses supervisorctl status", () => {
+    expect(parseStatus("app1-x", "app1-x                           RUNNING   pid 12, uptime 0:00:05\n")).toBe("RUNNING");
+    expect(parseStatus("app1-x", "app1-x                           FATAL     Exited too quickly\n")).toBe("FATAL");
+    expect(parseStatus("app1-x", "other  RUNNING\n")).toBe("ABSENT");
+  });
+});
+
+describe("env file", () => {
+  it("carries config env and depl's variables", () => {
+    const text = renderEnvFile(releaseEnv(config, v));
+    expect(text).toContain("GREETING=hi there\n");
+    expect(text).toContain(`DEPL_VERSION=${v}\n`);
+    expect(text).toContain("DEPL_WSGI=testapp.app:application\n");
+  });
+  it("refuses newlines in values", () => {
+    expect(() => renderEnvFile({ A: "x\nB=y" })).toThrow(/newlines/);
+  });
+});

@@ -1,0 +1,38 @@
+import { describe, expect, it } from "vitest";
+import { assertVersion, branchToVersion, isVersion, nextVersion, timestampVersion } from "../../src/release/version.js";
+
+describe("version names", () => {
+  it("formats UTC timestamps", () => {
+    expect(timestampVersion(new Date("2026-11-21T22:56:09Z"))).toBe("2026.11.21.22.56");
+    expect(timestampVersion(new Date("2026-01-02T03:04:00Z"))).toBe("2026.01.02.03.04");
+  });
+
+  it("adds a suffix when two builds share a minute", () => {
+    const now = new Date("2026-11-21T22:56:00Z");
+    expect(nextVersion(now, [])).toBe("2026.11.21.22.56");
+    expect(nextVersion(now, ["2026.11.21.22.56"])).toBe("2026.11.21.22.56-2");
+    expect(nextVersion(now, ["2026.11.21.22.56", "2026.11.21.22.56-2"])).toBe("2026.11.21.22.56-3");
+  });
+
+  it.each(["2026.11.21.22.56", "2026.11.21.22.56-2", "feature-x", "main"])("accepts %s", (v) => {
+    expect(isVersion(v)).toBe(true);
+  });
+
+  it.each([
+    "", "../x", "%2e%2e", "2026.13.01.00.00", "2026.11.21.24.00", "2026.11.21.22.56-0", "2026.11.21.22",
+    "Feature", "-x", "x-", "a b", "a/b", "a.b", "x".repeat(41), "1abc", "v;rm",
+  ])("rejects %j with a one-line message", (v) => {
+    expect(isVersion(v)).toBe(false);
+    expect(() => assertVersion(v)).toThrow(/^invalid version ".*": expected YYYY.MM.DD.HH.MM/);
+  });
+
+  it("refuses the app's subdomains as version names", () => {
+    expect(() => assertVersion("foo", ["foo"])).toThrow(/one of the app's subdomains/);
+  });
+
+  it("normalises branch names to DNS labels", () => {
+    expect(branchToVersion("feature/New_Login")).toBe("feature-new-login");
+    expect(branchToVersion("123-fix")).toBe("fix");
+    expect(() => branchToVersion("///")).toThrow(/does not give a usable release name/);
+  });
+});

@@ -1,0 +1,58 @@
+"""depl's example WSGI app.
+
+Answers "Hello from base domain" on <domain> (and on any other name, so that
+preview hosts such as <version>.<domain> work), "Hello from foo" on
+foo.<domain>, and has /health (which exercises the C extension), /error
+(always 500, for canary statistics) and /slow?ms=N.
+"""
+import os
+import time
+from urllib.parse import parse_qs
+
+from testapp import _speedups
+
+VERSION = os.environ.get("DEPL_VERSION", "dev")
+DOMAIN = os.environ.get("DEPL_DOMAIN", "app1.localhost")
+# FNV-1a of b"depl": a wrong or missing build of the extension fails /health.
+_HEALTH_HASH = 0xB005858E
+_MAX_SLOW_MS = 30_000
+
+
+def _respond(start_response, status, body):
+    data = body.encode()
+    start_response(status, [
+        ("Content-Type", "text/plain; charset=utf-8"),
+        ("Content-Length", str(len(data))),
+        ("X-App-Version", VERSION),
+    ])
+    return [data]
+
+
+def _who(host):
+    name = host.split(":")[0].lower().rstrip(".")
+    if name == f"foo.{DOMAIN}" or (name.startswith("foo.") and name.endswith(f".{DOMAIN}")):
+        return "foo"
+    return "base domain"
+
+
+def _slow(environ, start_response):
+    raw = parse_qs(environ.get("QUERY_STRING", "")).get("ms", ["100"])[0]
+    if not raw.isdigit():
+        return _respond(start_response, "400 Bad Request", "ms must be a whole number\n")
+    ms = min(int(raw), _MAX_SLOW_MS)
+    time.sleep(ms / 1000)
+    return _respond(start_response, "200 OK", f"slow {ms}ms from version {VERSION}\n")
+
+
+def application(environ, start_response):
+    path = environ.get("PATH_INFO", "/")
+    if path == "/health":
+        if _speedups.fnv1a(b"depl") != _HEALTH_HASH:
+            return _respond(start_response, "500 Internal Server Error", "C extension broken\n")
+        return _respond(start_response, "200 OK", "ok")
+    if path == "/error":
+        return _respond(start_response, "500 Internal Server Error", f"error from version {VERSION}\n")
+    if path == "/slow":
+        return _slow(environ, start_response)
+    who = _who(environ.get("HTTP_HOST", ""))
+    return _respond(start_response, "200 OK", f"Hello from {who}\nversion {VERSION}\n")
