@@ -1,4 +1,4 @@
-import { Command, CommanderError } from "commander";
+import { Command, CommanderError, InvalidArgumentError } from "commander";
 
 // Declares the commands and lazily imports their handlers, so `depl --help`
 // loads no Docker, SSH or nginx code. Only main() catches errors.
@@ -8,11 +8,19 @@ const program = new Command("depl")
   .version("0.1.0")
   .option("-c, --config <file>", "config file", "depl.yml")
   .option("-v, --verbose", "show the output of Docker and other tools")
+  .option("--wait [seconds]", "wait for another depl command's lock instead of refusing (default 600 s)", (v) => {
+    const n = Number(v);
+    if (!/^\d+$/.test(v) || n < 1) throw new InvalidArgumentError("expected a whole number of seconds");
+    return n;
+  })
   .showHelpAfterError("(run depl --help for usage)")
   .exitOverride();
 
-type Globals = { config: string; verbose?: boolean };
-const globals = (): Globals => program.opts<Globals>();
+type Globals = { config: string; verbose?: boolean; wait?: number | true };
+const globals = () => {
+  const g = program.opts<Globals>();
+  return { ...g, wait: g.wait === true ? 600 : g.wait };
+};
 
 program
   .command("setup")
@@ -45,6 +53,7 @@ program
   .description("build + ship + install; prints the preview URL")
   .option("--version-name <version>", "use this version name instead of the UTC timestamp")
   .option("--json", "print only JSON: {\"version\": ...}")
+  .option("--keep-days <days>", "keep this release from prune for <days> days")
   .action(async (o) => (await import("./commands/buildinst.js")).buildinst(globals(), o));
 
 program
@@ -73,6 +82,43 @@ program
   .option("--since <duration>", "window, such as 15m, 2h, 1d", "1h")
   .option("--json", "print JSON")
   .action(async (o) => (await import("./commands/stats.js")).stats(globals(), o));
+
+program
+  .command("list")
+  .description("releases on each host: state, health, commit, branch, build time, builder, size, preview URL, keep-until")
+  .option("--json", "print JSON")
+  .action(async (o) => (await import("./commands/list.js")).list(globals(), o));
+
+program
+  .command("history")
+  .description("the audit log: builds, installs, promotes, rollbacks, canary changes, removals, failures")
+  .option("--json", "print JSON")
+  .option("-n <count>", "show the last <count> entries", "50")
+  .action(async (o) => (await import("./commands/list.js")).history(globals(), o));
+
+program
+  .command("remove")
+  .argument("<version>", "a release that is not live, previous or canary")
+  .description("stop and remove one release: program, container, socket dir, image (shared/ is never touched)")
+  .action(async (version) => (await import("./commands/retire.js")).remove(globals(), version));
+
+program
+  .command("prune")
+  .description("remove releases beyond the newest N successful ones (never live, previous, canary or kept ones)")
+  .option("--keep <n>", "successful releases to keep (default: retention.keep)")
+  .option("--keep-days <days>", "also keep releases built within this many days")
+  .action(async (o) => (await import("./commands/retire.js")).prune(globals(), o));
+
+const lock = program.command("lock").description("the app's lock on each host");
+lock
+  .command("status")
+  .description("who holds the lock, since when, doing what; stale when its process is gone")
+  .action(async () => (await import("./commands/lock.js")).status(globals()));
+lock
+  .command("release")
+  .description("remove the lock (asks for confirmation unless --force)")
+  .option("--force", "do not ask")
+  .action(async (o) => (await import("./commands/lock.js")).release(globals(), o));
 
 export async function main(argv: string[]): Promise<number> {
   try {

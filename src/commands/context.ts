@@ -7,6 +7,8 @@ import { layout, type Layout } from "../release/layout.js";
 export interface GlobalOptions {
   config: string;
   verbose?: boolean;
+  /** Seconds to wait for another command's lock (default: refuse at once). */
+  wait?: number;
 }
 
 /** What every command works with: validated config, connected hosts, who is acting. */
@@ -65,4 +67,18 @@ export async function withContext<T>(
 export function previewUrl(config: { domain: string; nginx: { listen: number } }, version: string): string {
   const port = config.nginx.listen === 80 ? "" : `:${config.nginx.listen}`;
   return `http://${version}.${config.domain}${port}/`;
+}
+
+/** Runs fn holding the app's lock on every host; a second mutating command is refused at once (or waits with --wait). */
+export async function withLocks<T>(ctx: Context, command: string, waitSeconds: number | undefined, fn: () => Promise<T>): Promise<T> {
+  const { acquireLock } = await import("../release/lock.js");
+  const held = [];
+  try {
+    for (const host of ctx.hosts) {
+      held.push(await acquireLock(host, ctx.layout, { actor: ctx.actor, command }, { waitMs: (waitSeconds ?? 0) * 1000 }));
+    }
+    return await fn();
+  } finally {
+    for (const h of held.reverse()) await h.release();
+  }
 }

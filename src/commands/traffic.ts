@@ -2,14 +2,16 @@ import { parsePercent } from "../release/percent.js";
 import { canary as startCanary, canaryStop, promote as promoteOp, rollback as rollbackOp } from "../release/promote.js";
 import { assertVersion } from "../release/version.js";
 import { UsageError } from "../errors.js";
-import { withContext, type Context, type GlobalOptions } from "./context.js";
+import { withContext, withLocks, type Context, type GlobalOptions } from "./context.js";
 
 const argsFor = (ctx: Context) => ctx.hosts.map((host) => ({ config: ctx.config, layout: ctx.layout, host, actor: ctx.actor, say: ctx.say }));
 
 export async function promote(g: GlobalOptions, version: string): Promise<void> {
   assertVersion(version);
   await withContext(g, {}, async (ctx) => {
-    for (const a of argsFor(ctx)) await promoteOp(a, version);
+    await withLocks(ctx, `promote ${version}`, g.wait, async () => {
+      for (const a of argsFor(ctx)) await promoteOp(a, version);
+    });
     console.log(`Version ${version} is live: http://${ctx.config.domain}${ctx.config.nginx.listen === 80 ? "" : `:${ctx.config.nginx.listen}`}/`);
   });
 }
@@ -18,7 +20,9 @@ export async function rollback(g: GlobalOptions, version: string | undefined): P
   if (version !== undefined) assertVersion(version);
   await withContext(g, {}, async (ctx) => {
     let target = "";
-    for (const a of argsFor(ctx)) target = await rollbackOp(a, version);
+    await withLocks(ctx, "rollback", g.wait, async () => {
+      for (const a of argsFor(ctx)) target = await rollbackOp(a, version);
+    });
     console.log(`Rolled back: version ${target} is live`);
   });
 }
@@ -27,7 +31,9 @@ export async function canary(g: GlobalOptions, version: string | undefined, perc
   if (o.stop) {
     if (version !== undefined) throw new UsageError("depl canary --stop takes no version or percentage");
     await withContext(g, {}, async (ctx) => {
-      for (const a of argsFor(ctx)) await canaryStop(a);
+      await withLocks(ctx, "canary --stop", g.wait, async () => {
+        for (const a of argsFor(ctx)) await canaryStop(a);
+      });
       console.log("Canary stopped: every client is served the live version");
     });
     return;
@@ -36,7 +42,9 @@ export async function canary(g: GlobalOptions, version: string | undefined, perc
   assertVersion(version);
   const n = parsePercent(percent);
   await withContext(g, {}, async (ctx) => {
-    for (const a of argsFor(ctx)) await startCanary(a, version, n);
+    await withLocks(ctx, `canary ${version} ${n}%`, g.wait, async () => {
+      for (const a of argsFor(ctx)) await startCanary(a, version, n);
+    });
     console.log(`Canary: ${n}% of clients are served ${version}`);
   });
 }

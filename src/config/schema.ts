@@ -112,6 +112,15 @@ export const configSchema = z
       })
       .strict()
       .default({}),
+    retention: z
+      .object({
+        /** prune keeps the newest N successful releases (besides live, previous, canary and kept ones). */
+        keep: z.number().int().min(1).max(1000).default(5),
+        /** prune also keeps releases built within this many days. */
+        keep_days: z.number().int().min(1).max(3650).optional(),
+      })
+      .strict()
+      .default({}),
     env: z.record(z.string().regex(ENV_NAME, "expected an environment variable name"), z.string()).default({}),
   })
   .strict();

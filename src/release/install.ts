@@ -25,6 +25,8 @@ export interface InstallArgs {
   version: string;
   actor: string;
   say: (m: string) => void;
+  /** Protects the release from prune until then (a private release for a long-running command). */
+  keepUntil?: string | null;
 }
 
 /** gid of the group nginx's workers run as: the only group that may use app sockets. */
@@ -73,7 +75,7 @@ export async function installRelease(a: InstallArgs): Promise<ReleaseMeta> {
     installed_by: null,
     state: "installing",
     error: null,
-    keep_until: prev?.keep_until ?? null,
+    keep_until: a.keepUntil ?? prev?.keep_until ?? null,
   };
   await writeRelease(host, l, meta);
 

@@ -1,0 +1,40 @@
+import { prune as pruneOp, removeRelease } from "../release/retire.js";
+import { assertVersion } from "../release/version.js";
+import { UsageError } from "../errors.js";
+import { withContext, withLocks, type Context, type GlobalOptions } from "./context.js";
+
+const argsFor = (ctx: Context) => ctx.hosts.map((host) => ({ config: ctx.config, layout: ctx.layout, host, actor: ctx.actor, say: ctx.say }));
+
+export async function remove(g: GlobalOptions, version: string): Promise<void> {
+  assertVersion(version);
+  await withContext(g, {}, async (ctx) => {
+    await withLocks(ctx, `remove ${version}`, g.wait, async () => {
+      for (const a of argsFor(ctx)) await removeRelease(a, version);
+    });
+    console.log(`Removed ${version}`);
+  });
+}
+
+function positive(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v) || Number(v) < 1) throw new UsageError(`invalid ${name} "${v}": expected a positive whole number`);
+  return Number(v);
+}
+
+/** prune by the given or configured policy; returns what went. */
+export async function pruneWith(ctx: Context, o: { keep?: string; keepDays?: string }): Promise<string[]> {
+  const keep = positive("--keep", o.keep) ?? ctx.config.retention.keep;
+  const keepDays = positive("--keep-days", o.keepDays) ?? ctx.config.retention.keep_days ?? null;
+  const gone = new Set<string>();
+  for (const a of argsFor(ctx)) for (const v of await pruneOp(a, { keep, keepDays, now: new Date() })) gone.add(v);
+  return [...gone];
+}
+
+export async function prune(g: GlobalOptions, o: { keep?: string; keepDays?: string }): Promise<void> {
+  positive("--keep", o.keep);
+  positive("--keep-days", o.keepDays);
+  await withContext(g, {}, async (ctx) => {
+    const gone = await withLocks(ctx, "prune", g.wait, () => pruneWith(ctx, o));
+    console.log(gone.length ? `Pruned ${gone.join(", ")}` : "Nothing to prune");
+  });
+}

@@ -1,0 +1,67 @@
+import type { Config } from "../config/schema.js";
+import type { Host } from "../host/host.js";
+import { programState, type ProgramState } from "../supervisor/ctl.js";
+import { readTraffic, type TrafficState } from "../switch/traffic.js";
+import { programName, type Layout } from "./layout.js";
+import { readRelease, type ReleaseMeta } from "./metadata.js";
+
+export type Role = "live" | "canary" | "previous" | null;
+
+export interface ReleaseRow {
+  host: string;
+  version: string;
+  /** live, canary N%, previous, installed, failed, stopped, installing */
+  state: string;
+  role: Role;
+  health: "healthy" | "unhealthy" | "down";
+  process: ProgramState;
+  meta: ReleaseMeta | null;
+  imageBytes: number | null;
+}
+
+/** The role a version plays in the traffic state. Pure. */
+export function roleOf(version: string, t: TrafficState): Role {
+  if (t.live === version) return "live";
+  if (t.canary?.version === version) return "canary";
+  if (t.previous === version) return "previous";
+  return null;
+}
+
+/** What `depl list` shows for a release. Pure. */
+export function stateLabel(role: Role, t: TrafficState, meta: ReleaseMeta | null, process: ProgramState): string {
+  if (role === "canary") return `canary ${t.canary!.percent}%`;
+  if (role) return role;
+  if (!meta) return "unknown";
+  if (meta.state === "installed" && process !== "RUNNING") return "stopped";
+  return meta.state;
+}
+
+export async function inventory(host: Host, config: Config, l: Layout): Promise<{ traffic: TrafficState; rows: ReleaseRow[] }> {
+  const traffic = await readTraffic(host, l);
+  const rows: ReleaseRow[] = [];
+  for (const version of await host.list(l.releases)) {
+    const meta = await readRelease(host, l, version);
+    const process = await programState(host, programName(config.app, version));
+    const role = roleOf(version, traffic);
+    let health: ReleaseRow["health"] = "down";
+    if (process === "RUNNING") {
+      const r = await host
+        .httpGetUnix(l.socket(version), config.health.path, { host: config.domain, timeoutMs: 3000 })
+        .catch(() => null);
+      health = r?.status === 200 ? "healthy" : "unhealthy";
+    }
+    const size = await host.run(["docker", "image", "inspect", "--format", "{{.Size}}", `${config.app}:${version}`], { allowFailure: true });
+    rows.push({
+      host: host.name,
+      version,
+      state: stateLabel(role, traffic, meta, process),
+      role,
+      health,
+      process,
+      meta,
+      imageBytes: size.code === 0 ? Number(size.stdout.trim()) : null,
+    });
+  }
+  rows.sort((a, b) => (a.meta?.built_at ?? "").localeCompare(b.meta?.built_at ?? "") || a.version.localeCompare(b.version));
+  return { traffic, rows };
+}

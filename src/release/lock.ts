@@ -1,0 +1,86 @@
+import { hostname } from "node:os";
+import { DeplError } from "../errors.js";
+import type { Host } from "../host/host.js";
+import type { Layout } from "./layout.js";
+
+export interface LockInfo {
+  actor: string;
+  command: string;
+  since: string;
+  /** The deploy machine and process that hold it (to detect a stale lock). */
+  machine: string;
+  pid: number;
+}
+
+export class LockedError extends DeplError {
+  override name = "LockedError";
+}
+
+/** "held by ... since ... (running ...)", plus "stale" when its process is gone. Pure. */
+export function describeLock(l: LockInfo, stale: boolean): string {
+  return `held by ${l.actor} since ${l.since} (${l.command}, pid ${l.pid} on ${l.machine})${stale ? "; STALE: that process is gone (depl lock release)" : ""}`;
+}
+
+/** A lock held on this machine by a process that no longer exists. */
+export function isStale(l: LockInfo, machine = hostname()): boolean {
+  if (l.machine !== machine) return false;
+  try {
+    process.kill(l.pid, 0);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "ESRCH";
+  }
+}
+
+export async function readLock(host: Host, layout: Layout): Promise<LockInfo | null> {
+  const text = await host.readFile(layout.lock);
+  if (text === null) return null;
+  try {
+    return JSON.parse(text) as LockInfo;
+  } catch {
+    return { actor: "unknown", command: "unknown", since: "unknown", machine: "unknown", pid: 0 };
+  }
+}
+
+async function tryCreate(host: Host, layout: Layout, info: LockInfo): Promise<boolean> {
+  // noclobber: the shell opens with O_EXCL, so exactly one of two racers wins.
+  const r = await host.run(["sh", "-c", 'set -C; cat > "$1"', "depl-lock", layout.lock], {
+    stdin: JSON.stringify(info) + "\n",
+    allowFailure: true,
+  });
+  return r.code === 0;
+}
+
+export interface Held {
+  release(): Promise<void>;
+}
+
+/**
+ * Takes the app's lock on a host, or refuses at once naming the holder;
+ * with wait, polls until it is free (or waitMs passes).
+ */
+export async function acquireLock(
+  host: Host,
+  layout: Layout,
+  who: { actor: string; command: string },
+  opts: { waitMs?: number } = {},
+): Promise<Held> {
+  const info: LockInfo = { ...who, since: new Date().toISOString(), machine: hostname(), pid: process.pid };
+  const deadline = Date.now() + (opts.waitMs ?? 0);
+  await host.mkdirp(layout.base);
+  for (;;) {
+    if (await tryCreate(host, layout, info)) break;
+    const holder = await readLock(host, layout);
+    if (!holder) continue; // released between our attempt and our read
+    if (Date.now() >= deadline) {
+      throw new LockedError(`${host.name}: ${layout.base} is locked: ${describeLock(holder, isStale(holder))}; use --wait to wait for it`);
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  return {
+    release: async () => {
+      const cur = await readLock(host, layout);
+      if (cur && cur.pid === info.pid && cur.since === info.since && cur.machine === info.machine) await host.remove(layout.lock);
+    },
+  };
+}
