@@ -1,0 +1,112 @@
+import { posix } from "node:path";
+import { UsageError } from "../errors.js";
+import type { Layout } from "../release/layout.js";
+import { assertVersion, isVersion } from "../release/version.js";
+
+// Pure planning of traffic pointer moves (see DESIGN.md, "Switching traffic").
+// Every link target is relative, so the tree can be moved or bind-mounted.
+
+export const BUCKET_COUNT = 100;
+export const LIVE_TARGET = "../live.sock";
+export const CANARY_TARGET = "../canary.sock";
+
+/** The raw targets of the traffic links (null: no link). buckets[i] is traffic/buckets/<ii>.sock. */
+export interface TrafficLinks {
+  live: string | null;
+  previous: string | null;
+  canary: string | null;
+  buckets: (string | null)[];
+}
+
+export interface TrafficState {
+  live: string | null;
+  previous: string | null;
+  canary: { version: string; percent: number } | null;
+}
+
+export type LinkOp = { op: "link"; path: string; target: string } | { op: "unlink"; path: string };
+
+export function bucketName(i: number): string {
+  return String(i).padStart(2, "0");
+}
+
+export function bucketLink(l: Layout, i: number): string {
+  return posix.join(l.bucketsDir, `${bucketName(i)}.sock`);
+}
+
+/** From traffic/ (live, previous, canary) to the release's socket. */
+export function releaseTarget(v: string): string {
+  return `../releases/${v}/sock/app.sock`;
+}
+
+/** From traffic/versions/ to the release's socket. */
+export function versionTarget(v: string): string {
+  return `../../releases/${v}/sock/app.sock`;
+}
+
+/** The version a traffic/*.sock link points at; null for no link or a target depl did not write. */
+export function versionOfTarget(target: string | null): string | null {
+  const m = target === null ? null : /^\.\.\/releases\/([^/]+)\/sock\/app\.sock$/.exec(target);
+  return m && isVersion(m[1]!) ? m[1]! : null;
+}
+
+export function assertPercent(percent: number): number {
+  if (!Number.isInteger(percent) || percent < 1 || percent > BUCKET_COUNT - 1) {
+    throw new UsageError(`invalid canary share ${percent}%: expected a whole number from 1 to ${BUCKET_COUNT - 1}`);
+  }
+  return percent;
+}
+
+export function describeTraffic(links: TrafficLinks): TrafficState {
+  const canaryVersion = versionOfTarget(links.canary);
+  const percent = links.buckets.filter((t) => t === CANARY_TARGET).length;
+  return {
+    live: versionOfTarget(links.live),
+    previous: versionOfTarget(links.previous),
+    canary: canaryVersion && percent > 0 ? { version: canaryVersion, percent } : null,
+  };
+}
+
+/** previous.sock takes live's old target first (no request goes there), then live.sock moves. */
+export function planSetLive(l: Layout, links: TrafficLinks, v: string): LinkOp[] {
+  assertVersion(v);
+  const target = releaseTarget(v);
+  if (links.live === target) return [];
+  const ops: LinkOp[] = [];
+  if (links.live !== null) ops.push({ op: "link", path: l.previousLink, target: links.live });
+  ops.push({ op: "link", path: l.liveLink, target });
+  return ops;
+}
+
+/**
+ * canary.sock first (so that no bucket ever points at a missing link), then
+ * buckets 00..percent-1 to the canary and the rest to live, moving only the
+ * buckets whose side changes.
+ */
+export function planSetCanary(l: Layout, links: TrafficLinks, v: string, percent: number): LinkOp[] {
+  assertVersion(v);
+  assertPercent(percent);
+  const live = versionOfTarget(links.live);
+  if (live === null) throw new UsageError("no version is live yet: promote one before starting a canary");
+  if (live === v) throw new UsageError(`${v} is the live version; a canary must be another one`);
+  const ops: LinkOp[] = [];
+  if (links.canary !== releaseTarget(v)) ops.push({ op: "link", path: l.canaryLink, target: releaseTarget(v) });
+  return [...ops, ...planBuckets(l, links, percent)];
+}
+
+/** Every bucket back to live, then canary.sock goes. */
+export function planStopCanary(l: Layout, links: TrafficLinks): LinkOp[] {
+  const ops = planBuckets(l, links, 0);
+  if (links.canary !== null) ops.push({ op: "unlink", path: l.canaryLink });
+  return ops;
+}
+
+/** Bucket links that are missing or on the wrong side for a canary share of `percent`. */
+export function planBuckets(l: Layout, links: TrafficLinks, percent: number): LinkOp[] {
+  const ops: LinkOp[] = [];
+  for (let i = 0; i < BUCKET_COUNT; i++) {
+    const target = i < percent ? CANARY_TARGET : LIVE_TARGET;
+    if (links.buckets[i] !== target) ops.push({ op: "link", path: bucketLink(l, i), target });
+  }
+  return ops;
+}

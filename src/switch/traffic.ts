@@ -1,0 +1,93 @@
+import type { Host } from "../host/host.js";
+import type { Layout } from "../release/layout.js";
+import { assertVersion } from "../release/version.js";
+import {
+  BUCKET_COUNT,
+  LIVE_TARGET,
+  bucketLink,
+  describeTraffic,
+  planSetCanary,
+  planSetLive,
+  planStopCanary,
+  versionTarget,
+  type LinkOp,
+  type TrafficLinks,
+  type TrafficState,
+} from "./plan.js";
+
+export type { TrafficState } from "./plan.js";
+
+// Moves of the pointers nginx follows. Each move is one rename(2) on the host
+// (host.symlinkAtomic): a request sees the old target or the new one, never none.
+
+/** traffic/, traffic/versions/ and traffic/buckets/ with every missing bucket pointing at live.sock. */
+export async function ensureTrafficDirs(host: Host, l: Layout): Promise<void> {
+  for (const dir of [l.traffic, l.versionsDir, l.bucketsDir]) await host.mkdirp(dir, { mode: 0o755 });
+  const buckets = await readBucketLinks(host, l);
+  const ops: LinkOp[] = [];
+  for (let i = 0; i < BUCKET_COUNT; i++) {
+    if (buckets[i] === null) ops.push({ op: "link", path: bucketLink(l, i), target: LIVE_TARGET });
+  }
+  await execute(host, ops);
+}
+
+/** The preview route <v>.<domain> (and forcing by cookie or header) reaches v. */
+export async function routeVersion(host: Host, l: Layout, v: string): Promise<void> {
+  assertVersion(v);
+  await host.mkdirp(l.versionsDir, { mode: 0o755 });
+  await host.symlinkAtomic(versionTarget(v), l.versionLink(v));
+}
+
+export async function unrouteVersion(host: Host, l: Layout, v: string): Promise<void> {
+  assertVersion(v);
+  await host.remove(l.versionLink(v));
+}
+
+/** live.sock -> v; previous.sock keeps the old live target. A canary, if any, stays as it is. */
+export async function setLive(host: Host, l: Layout, v: string): Promise<void> {
+  await execute(host, planSetLive(l, await readLinks(host, l), v));
+}
+
+/** Buckets 00..percent-1 to v; only buckets whose side changes are moved. */
+export async function setCanary(host: Host, l: Layout, v: string, percent: number): Promise<void> {
+  await execute(host, planSetCanary(l, await readLinks(host, l), v, percent));
+}
+
+export async function stopCanary(host: Host, l: Layout): Promise<void> {
+  await execute(host, planStopCanary(l, await readLinks(host, l)));
+}
+
+export async function readTraffic(host: Host, l: Layout): Promise<TrafficState> {
+  return describeTraffic(await readLinks(host, l));
+}
+
+async function readLinks(host: Host, l: Layout): Promise<TrafficLinks> {
+  return {
+    live: await host.readlink(l.liveLink),
+    previous: await host.readlink(l.previousLink),
+    canary: await host.readlink(l.canaryLink),
+    buckets: await readBucketLinks(host, l),
+  };
+}
+
+/**
+ * All bucket targets in one command (GNU find, as on Debian): a hundred
+ * readlink calls would be a hundred round trips over SSH.
+ */
+async function readBucketLinks(host: Host, l: Layout): Promise<(string | null)[]> {
+  const buckets: (string | null)[] = Array.from({ length: BUCKET_COUNT }, () => null);
+  if (!(await host.exists(l.bucketsDir))) return buckets;
+  const r = await host.run(["find", l.bucketsDir, "-mindepth", "1", "-maxdepth", "1", "-type", "l", "-printf", "%f\\t%l\\0"]);
+  for (const entry of r.stdout.split("\0")) {
+    const m = /^(\d\d)\.sock\t(.*)$/s.exec(entry);
+    if (m) buckets[Number(m[1])] = m[2]!;
+  }
+  return buckets;
+}
+
+async function execute(host: Host, ops: readonly LinkOp[]): Promise<void> {
+  for (const op of ops) {
+    if (op.op === "link") await host.symlinkAtomic(op.target, op.path);
+    else await host.remove(op.path);
+  }
+}

@@ -1,0 +1,163 @@
+import { describe, expect, it } from "vitest";
+import { UsageError } from "../../src/errors.js";
+import { includePath, renderInclude, renderSite, type SiteConfig } from "../../src/nginx/render.js";
+
+const base: SiteConfig = {
+  app: "app1",
+  domain: "app1.localhost",
+  subdomains: ["foo", "bar"],
+  root: "/srv/depl",
+  nginx: { listen: 80, conf_dir: "/etc/nginx/conf.d" },
+};
+const site = renderSite(base);
+const lines = site.split("\n").map((s) => s.trim());
+
+/** The value of a quoted `server_name "~..."` line, as a JS RegExp (PCRE and JS agree on this subset). */
+function serverRegexes(text: string): RegExp[] {
+  return [...text.matchAll(/server_name "~(.*)";/g)].map((m) => new RegExp(m[1]!));
+}
+
+describe("renderSite", () => {
+  it("serves the base domain and each subdomain, and nothing else, on the configured port", () => {
+    const [live] = serverRegexes(site);
+    for (const h of ["app1.localhost", "foo.app1.localhost", "bar.app1.localhost"]) expect(live!.test(h), h).toBe(true);
+    for (const h of ["baz.app1.localhost", "x.foo.app1.localhost", "app1xlocalhost", "fooxapp1.localhost", "app1.localhost.evil.example"]) {
+      expect(live!.test(h), h).toBe(false);
+    }
+    expect(lines.filter((s) => s === "listen 80;")).toHaveLength(3);
+    expect(renderSite({ ...base, nginx: { ...base.nginx, listen: 8080 } })).toContain("listen 8080;");
+  });
+
+  it("proxies the live site through the bucket links and a forced version through versions/", () => {
+    expect(lines).toContain("proxy_pass http://unix:/srv/depl/app1/traffic/$depl_app1_sock:;");
+    expect(lines).toContain('"" buckets/$depl_app1_bucket.sock;');
+    expect(lines).toContain("default versions/$depl_app1_forced.sock;");
+    expect(lines).toContain("if (!-x $depl_app1_need_forced) { return 404; }");
+    expect(lines).toContain("if (!-x $depl_app1_need_live) { return 503; }");
+    expect(lines).toContain("proxy_set_header Host $host;");
+  });
+
+  it("deals 100 buckets of 1% each and sets the bucket cookie only when it dealt one", () => {
+    const dealt = lines.filter((s) => /^1% \d\d;$/.test(s)).map((s) => s.slice(3, 5));
+    expect(dealt).toEqual(Array.from({ length: 99 }, (_, i) => String(i).padStart(2, "0")));
+    expect(lines).toContain("* 99;");
+    expect(lines).toContain('split_clients "${request_id}" $depl_app1_new_bucket {');
+    expect(lines).toContain('"~^[0-9][0-9]$" $cookie_depl_bucket;');
+    expect(site).toMatch(/"" "depl_bucket=\$depl_app1_new_bucket; Domain=app1\.localhost; Path=\/; Max-Age=\d{7,}; HttpOnly; SameSite=Lax";/);
+    expect(lines).toContain("add_header Set-Cookie $depl_app1_set_cookie always;");
+  });
+
+  it("routes previews by regex and sends Host without the version label", () => {
+    expect(lines).toContain("proxy_pass http://unix:/srv/depl/app1/traffic/versions/$depl_preview_version.sock:;");
+    expect(lines).toContain("if (!-x /srv/depl/app1/traffic/versions/$depl_preview_version.sock) { return 404; }");
+    expect(lines).toContain("proxy_set_header Host $depl_preview_host;");
+  });
+
+  it("matches only well-formed preview names; the rest of the domain falls to a 404 server", () => {
+    const [, preview, other] = serverRegexes(site);
+    const m = (h: string) => preview!.exec(h)?.groups;
+    expect(m("2024.01.02.03.04.app1.localhost")).toEqual({ depl_preview_version: "2024.01.02.03.04", depl_preview_host: "app1.localhost" });
+    expect(m("2024.01.02.03.04-2.foo.app1.localhost")).toEqual({ depl_preview_version: "2024.01.02.03.04-2", depl_preview_host: "foo.app1.localhost" });
+    expect(m("feature-x.bar.app1.localhost")).toEqual({ depl_preview_version: "feature-x", depl_preview_host: "bar.app1.localhost" });
+    for (const h of [
+      "app1.localhost",
+      "foo.app1.localhost",
+      "foo.foo.app1.localhost",
+      "a.b.c.app1.localhost",
+      "../x.app1.localhost",
+      "%2e%2e.app1.localhost",
+      "x-.app1.localhost",
+      "x.app1xlocalhost",
+      "x.app1.localhost.evil.example",
+      "2024.01.02.03.app1.localhost",
+      "a".repeat(41) + ".app1.localhost",
+    ]) {
+      expect(m(h), h).toBeUndefined();
+    }
+    expect(other!.test("a.b.c.app1.localhost")).toBe(true);
+    expect(other!.test("app1.localhost.evil.example")).toBe(false);
+  });
+
+  it("validates a forced version strictly", () => {
+    const re = new RegExp(/"~(\^\(\?:\[0-9\]\{4\}.*)" \$http_x_depl_version;/.exec(site)![1]!);
+    for (const v of ["2024.01.02.03.04", "2024.01.02.03.04-12", "feature-x"]) expect(re.test(v), v).toBe(true);
+    for (const v of ["", "../x", "Feature", "x_y", "2024.1.2.3.4", "a".repeat(41), "x\n"]) expect(re.test(v), v).toBe(false);
+  });
+
+  it("has no subdomain alternatives when the app declares none", () => {
+    const plain = renderSite({ ...base, subdomains: [] });
+    expect(plain).toContain('server_name "~^app1[.]localhost$";');
+    const [, preview] = serverRegexes(plain);
+    expect(preview!.exec("foo.app1.localhost")?.groups?.depl_preview_version).toBe("foo");
+    expect(preview!.test("x.foo.app1.localhost")).toBe(false);
+  });
+
+  it("names every nginx variable and the log format after the app", () => {
+    const s = renderSite({ ...base, app: "my-app" , domain: "example.com" });
+    expect(s).toContain("log_format depl_my_app escape=json");
+    expect(s).not.toMatch(/\$depl_app1_/);
+    const vars = new Set([...s.matchAll(/\$(depl_[a-z0-9_]+)/g)].map((m) => m[1]!));
+    for (const v of vars) expect(v.startsWith("depl_my_app_") || v.startsWith("depl_preview_"), v).toBe(true);
+  });
+
+  it("logs one JSON line per request with the version that served it", () => {
+    expect(lines.filter((s) => s === "access_log /srv/depl/app1/log/access.log depl_app1;")).toHaveLength(3);
+    const format = /log_format depl_app1 escape=json '(.*)';/.exec(site)![1]!;
+    for (const field of ['"time":$msec', '"host":"$host"', '"uri":"$request_uri"', '"status":$status', '"request_time":$request_time',
+      '"upstream_response_time":"$upstream_response_time"', '"bucket":"$depl_app1_log_bucket"', '"requested":"$depl_app1_requested"',
+      '"version":"$upstream_http_x_depl_version"']) {
+      expect(format).toContain(field);
+    }
+  });
+
+  it("proxies for zero-drop switching: a connection per request, no retries, request id", () => {
+    for (const l of ["proxy_http_version 1.1;", "proxy_set_header Connection close;", "proxy_next_upstream off;",
+      "proxy_set_header X-Request-Id $request_id;", "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
+      "proxy_set_header X-Forwarded-Proto $scheme;", 'proxy_set_header X-Depl-Version "";']) {
+      expect(lines.filter((s) => s === l), l).toHaveLength(2);
+    }
+    expect(site).not.toMatch(/^\s*(upstream|keepalive)\b/m);
+  });
+
+  it("ends with a newline and is the same text for the same config", () => {
+    expect(site.endsWith("}\n")).toBe(true);
+    expect(renderSite(structuredClone(base))).toBe(site);
+  });
+});
+
+describe("renderInclude", () => {
+  it("includes the site from the app's directory and goes to conf_dir/depl-<app>.conf", () => {
+    expect(renderInclude(base).split("\n")).toContain("include /srv/depl/app1/nginx/site.conf;");
+    expect(includePath(base)).toBe("/etc/nginx/conf.d/depl-app1.conf");
+  });
+});
+
+describe("validation before rendering", () => {
+  const bad: [string, Partial<SiteConfig>, RegExp][] = [
+    ["domain with a space", { domain: "app1 .localhost" }, /invalid domain "app1 \.localhost"/],
+    ["domain with braces", { domain: "app1.localhost{}" }, /invalid domain/],
+    ["domain with a semicolon", { domain: "x.com;include" }, /invalid domain/],
+    ["domain in upper case", { domain: "App1.localhost" }, /invalid domain/],
+    ["one-label domain", { domain: "localhost" }, /invalid domain/],
+    ["subdomain with a dot", { subdomains: ["foo.bar"] }, /invalid subdomain "foo\.bar"/],
+    ["subdomain with a brace", { subdomains: ["foo}"] }, /invalid subdomain "foo}"/],
+    ["subdomain starting with a hyphen", { subdomains: ["-x"] }, /invalid subdomain "-x"/],
+    ["subdomain twice", { subdomains: ["foo", "foo"] }, /invalid subdomains/],
+    ["app with an underscore", { app: "my_app" }, /invalid app "my_app"/],
+    ["relative root", { root: "srv/depl" }, /invalid root/],
+    ["root with a space", { root: "/srv/my depl" }, /invalid root/],
+    ["root with ..", { root: "/srv/../etc" }, /invalid root/],
+    ["root too long for a socket path", { root: "/" + "r".repeat(60) }, /too long/],
+    ["port 0", { nginx: { listen: 0, conf_dir: "/etc/nginx/conf.d" } }, /invalid nginx\.listen 0/],
+    ["port 70000", { nginx: { listen: 70000, conf_dir: "/etc/nginx/conf.d" } }, /invalid nginx\.listen/],
+    ["fractional port", { nginx: { listen: 80.5, conf_dir: "/etc/nginx/conf.d" } }, /invalid nginx\.listen/],
+    ["conf_dir with a semicolon", { nginx: { listen: 80, conf_dir: "/etc/nginx;x" } }, /invalid nginx\.conf_dir/],
+  ];
+  it.each(bad)("refuses a %s, naming the value", (_, change, message) => {
+    const config = { ...base, ...change } as SiteConfig;
+    for (const render of [renderSite, renderInclude, includePath]) {
+      expect(() => render(config)).toThrow(UsageError);
+      expect(() => render(config)).toThrow(message);
+    }
+  });
+});

@@ -1,0 +1,121 @@
+import { describe, expect, it } from "vitest";
+import { UsageError } from "../../src/errors.js";
+import { layout } from "../../src/release/layout.js";
+import {
+  BUCKET_COUNT,
+  CANARY_TARGET,
+  LIVE_TARGET,
+  assertPercent,
+  describeTraffic,
+  planSetCanary,
+  planSetLive,
+  planStopCanary,
+  releaseTarget,
+  versionOfTarget,
+  versionTarget,
+  type TrafficLinks,
+} from "../../src/switch/plan.js";
+
+const l = layout("/srv/depl", "app1");
+const A = "2024.05.01.10.00";
+const B = "2024.05.02.11.30-2";
+const T = "/srv/depl/app1/traffic";
+
+function links(o: Partial<TrafficLinks> & { canaryPercent?: number } = {}): TrafficLinks {
+  const p = o.canaryPercent ?? 0;
+  return {
+    live: o.live ?? null,
+    previous: o.previous ?? null,
+    canary: o.canary ?? null,
+    buckets: o.buckets ?? Array.from({ length: BUCKET_COUNT }, (_, i) => (i < p ? CANARY_TARGET : LIVE_TARGET)),
+  };
+}
+
+describe("link targets", () => {
+  it("are relative to the link's directory", () => {
+    expect(releaseTarget(A)).toBe(`../releases/${A}/sock/app.sock`);
+    expect(versionTarget("feature-x")).toBe("../../releases/feature-x/sock/app.sock");
+  });
+  it("give back the version, and nothing for a target depl did not write", () => {
+    expect(versionOfTarget(releaseTarget(B))).toBe(B);
+    expect(versionOfTarget(null)).toBeNull();
+    expect(versionOfTarget("/srv/depl/app1/releases/x/sock/app.sock")).toBeNull();
+    expect(versionOfTarget("../releases/../../etc/sock/app.sock")).toBeNull();
+  });
+});
+
+describe("planSetLive", () => {
+  it("points live at the version when nothing was live", () => {
+    expect(planSetLive(l, links(), A)).toEqual([{ op: "link", path: `${T}/live.sock`, target: releaseTarget(A) }]);
+  });
+  it("moves previous to the old live target first, then live", () => {
+    expect(planSetLive(l, links({ live: releaseTarget(A) }), B)).toEqual([
+      { op: "link", path: `${T}/previous.sock`, target: releaseTarget(A) },
+      { op: "link", path: `${T}/live.sock`, target: releaseTarget(B) },
+    ]);
+  });
+  it("does nothing when the version is already live (previous is kept)", () => {
+    expect(planSetLive(l, links({ live: releaseTarget(A), previous: releaseTarget(B) }), A)).toEqual([]);
+  });
+  it("refuses an invalid version name", () => {
+    expect(() => planSetLive(l, links(), "../x")).toThrow(UsageError);
+  });
+});
+
+describe("planSetCanary", () => {
+  const live = links({ live: releaseTarget(A) });
+
+  it("points canary.sock at the version before moving buckets 00..N-1", () => {
+    const ops = planSetCanary(l, live, B, 5);
+    expect(ops[0]).toEqual({ op: "link", path: `${T}/canary.sock`, target: releaseTarget(B) });
+    expect(ops.slice(1)).toEqual(
+      ["00", "01", "02", "03", "04"].map((n) => ({ op: "link", path: `${T}/buckets/${n}.sock`, target: CANARY_TARGET })),
+    );
+  });
+  it("moves only the buckets whose side changes when the share grows or shrinks", () => {
+    const at5 = links({ live: releaseTarget(A), canary: releaseTarget(B), canaryPercent: 5 });
+    expect(planSetCanary(l, at5, B, 8).map((o) => o.path)).toEqual([5, 6, 7].map((i) => `${T}/buckets/0${i}.sock`));
+    const down = planSetCanary(l, at5, B, 2);
+    expect(down).toEqual([2, 3, 4].map((i) => ({ op: "link", path: `${T}/buckets/0${i}.sock`, target: LIVE_TARGET })));
+    expect(planSetCanary(l, at5, B, 5)).toEqual([]);
+  });
+  it("switches the canary version with one move of canary.sock", () => {
+    const at5 = links({ live: releaseTarget(A), canary: releaseTarget(B), canaryPercent: 5 });
+    expect(planSetCanary(l, at5, "feature-x", 5)).toEqual([{ op: "link", path: `${T}/canary.sock`, target: releaseTarget("feature-x") }]);
+  });
+  it("repairs a missing bucket link", () => {
+    const buckets = links().buckets.map((t, i) => (i === 50 ? null : t));
+    expect(planSetCanary(l, { ...live, buckets }, B, 1).map((o) => o.path)).toContain(`${T}/buckets/50.sock`);
+  });
+  it.each([0, 100, 5.5, -1, Number.NaN])("refuses a share of %s%%", (p) => {
+    expect(() => planSetCanary(l, live, B, p)).toThrow(UsageError);
+    expect(() => assertPercent(p)).toThrow(/whole number from 1 to 99/);
+  });
+  it("needs a live version that is not the canary", () => {
+    expect(() => planSetCanary(l, links(), B, 5)).toThrow(/no version is live/);
+    expect(() => planSetCanary(l, live, A, 5)).toThrow(/is the live version/);
+  });
+});
+
+describe("planStopCanary", () => {
+  it("moves the canary buckets back to live, then removes canary.sock", () => {
+    const at3 = links({ live: releaseTarget(A), canary: releaseTarget(B), canaryPercent: 3 });
+    expect(planStopCanary(l, at3)).toEqual([
+      ...["00", "01", "02"].map((n) => ({ op: "link", path: `${T}/buckets/${n}.sock`, target: LIVE_TARGET })),
+      { op: "unlink", path: `${T}/canary.sock` },
+    ]);
+  });
+  it("does nothing without a canary", () => {
+    expect(planStopCanary(l, links({ live: releaseTarget(A) }))).toEqual([]);
+  });
+});
+
+describe("describeTraffic", () => {
+  it("reads live, previous and the canary share from the links", () => {
+    const t = links({ live: releaseTarget(A), previous: releaseTarget("feature-x"), canary: releaseTarget(B), canaryPercent: 7 });
+    expect(describeTraffic(t)).toEqual({ live: A, previous: "feature-x", canary: { version: B, percent: 7 } });
+  });
+  it("reports no canary when no bucket points at it", () => {
+    expect(describeTraffic(links({ live: releaseTarget(A), canary: releaseTarget(B) }))).toEqual({ live: A, previous: null, canary: null });
+  });
+});
