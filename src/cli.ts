@@ -13,7 +13,10 @@ const program = new Command("depl")
     if (!/^\d+$/.test(v) || n < 1) throw new InvalidArgumentError("expected a whole number of seconds");
     return n;
   })
-  .showHelpAfterError("(run depl --help for usage)")
+  .configureOutput({
+    // One line, like every other error: "depl: unknown option '--x' (see depl --help)".
+    outputError: (str, write) => write(`depl: ${str.trim().replace(/^error: /, "")} (see depl --help)\n`),
+  })
   .exitOverride();
 
 type Globals = { config: string; verbose?: boolean; wait?: number | true };
@@ -73,6 +76,8 @@ program
   .argument("[version]", "an installed, healthy version")
   .argument("[percent]", "share of clients, 1% to 99%")
   .option("--stop", "send every client back to the live version")
+  // "-1%" must reach the percentage check, not be taken for an unknown option.
+  .allowUnknownOption()
   .description("serve <version> to a sticky share of clients (cookie depl_bucket); the rest get the live version")
   .action(async (version, percent, o) => (await import("./commands/traffic.js")).canary(globals(), version, percent, o));
 

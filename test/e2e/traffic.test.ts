@@ -144,7 +144,7 @@ describe("bad input leaves traffic untouched", () => {
   it("refuses a failed version", async () => {
     const failed = "2001.01.01.00.01";
     sh(`docker tag ${E2E.app}:${v1} ${E2E.app}:${failed}`);
-    const bad = writeConfig("bad.yml", "health: { path: /nope, timeout: 5s }\n");
+    const bad = writeConfig("bad.yml", "health: { path: /error, timeout: 5s }\n");
     expect((await depl(["-c", bad, "install", failed])).code).toBe(1);
     const r = await depl(["-c", config, "canary", failed, "5%"]);
     expect(r.code).toBe(1);

@@ -16,6 +16,13 @@ DOMAIN = os.environ.get("DEPL_DOMAIN", "app1.localhost")
 # FNV-1a of b"depl": a wrong or missing build of the extension fails /health.
 _HEALTH_HASH = 0xB005858E
 _MAX_SLOW_MS = 30_000
+# Faults a test can switch on per release (through depl.yml's env), so that a
+# canary can misbehave where live does not:
+# paths that answer 500, e.g. "/checkout,/pay"
+_FAIL_PATHS = {p for p in os.environ.get("TESTAPP_FAIL_PATHS", "").split(",") if p}
+# "1": every request that came through nginx (it sets X-Request-Id) answers 500,
+# while direct requests over the socket (depl's health check) succeed.
+_FAIL_PROXIED = os.environ.get("TESTAPP_FAIL_PROXIED") == "1"
 
 
 def _respond(start_response, status, body):
@@ -46,6 +53,8 @@ def _slow(environ, start_response):
 
 def application(environ, start_response):
     path = environ.get("PATH_INFO", "/")
+    if path in _FAIL_PATHS or (_FAIL_PROXIED and "HTTP_X_REQUEST_ID" in environ):
+        return _respond(start_response, "500 Internal Server Error", f"injected failure in version {VERSION}\n")
     if path == "/health":
         if _speedups.fnv1a(b"depl") != _HEALTH_HASH:
             return _respond(start_response, "500 Internal Server Error", "C extension broken\n")
