@@ -57,6 +57,8 @@ program
   .option("--version-name <version>", "use this version name instead of the UTC timestamp")
   .option("--json", "print only JSON: {\"version\": ...}")
   .option("--keep-days <days>", "keep this release from prune for <days> days")
+  .option("--branch <name>", "a branch preview: the release answers at <branch>.<domain> and replaces the branch's previous one once healthy")
+  .option("--resume", "continue the last failed or interrupted buildinst from its first unfinished step")
   .action(async (o) => (await import("./commands/buildinst.js")).buildinst(globals(), o));
 
 program
@@ -113,6 +115,22 @@ program
   .option("--keep <n>", "successful releases to keep (default: retention.keep)")
   .option("--keep-days <days>", "also keep releases built within this many days")
   .action(async (o) => (await import("./commands/retire.js")).prune(globals(), o));
+
+program
+  .command("logs")
+  .argument("<version>", "an installed version")
+  .description("the version's process log (gunicorn's access and error lines)")
+  .option("-f, --follow", "keep printing new lines")
+  .option("--process <name>", "a worker process instead of web")
+  .option("-n, --lines <n>", "lines to show", "100")
+  .action(async (version, o) => (await import("./commands/logs.js")).logs(globals(), version, o));
+
+program
+  .command("exec")
+  .argument("<version>", "an installed version")
+  .argument("<command...>", "command to run (after --)")
+  .description("run a one-off container of <version> with its env and shared data, e.g. depl exec V -- python -m app.migrate")
+  .action(async (version, command) => (await import("./commands/logs.js")).exec(globals(), version, command));
 
 const lock = program.command("lock").description("the app's lock on each host");
 lock

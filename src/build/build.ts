@@ -1,81 +1,147 @@
+import { readFile, stat } from "node:fs/promises";
 import { resolve } from "node:path";
+import type Docker from "dockerode";
 import type { Config } from "../config/schema.js";
 import { DeplError, UsageError } from "../errors.js";
-import { contextStream, readRequirements } from "./context.js";
-import { DEPL_DIR, renderDockerfile, type ImageLabels } from "./dockerfile.js";
-import { existsSync } from "node:fs";
+import { buildContext } from "./context.js";
+import {
+  CONTEXT,
+  contextPath,
+  multiStageDockerfile,
+  singleStageDockerfile,
+  type BuildMeta,
+  type DockerfileInput,
+} from "./dockerfile.js";
+import { BuildProgress, stepLine, type BuildEvent } from "./progress.js";
+
+/** Installed in every runtime image at /opt/depl/depl_wsgi.py. */
+export const WRAPPER_SOURCE = new URL("../../templates/runtime/depl_wsgi.py", import.meta.url);
+const DEFAULT_REQUIREMENTS = "requirements.txt";
 
 export interface BuildArgs {
   config: Config;
   /** Directory of depl.yml: build.context is relative to it. */
   configDir: string;
   version: string;
-  meta: { commit: string | null; dirty: boolean; branch: string | null; builtAt: string; builtBy: string };
+  meta: BuildMeta;
+  /** Full Docker output instead of one line per step. */
   verbose: boolean;
-  log: (m: string) => void;
-  /** Overrides the generated Dockerfile (the size benchmark's single-stage build). */
-  dockerfile?: string;
+  log: (msg: string) => void;
+  /** "single" is the benchmark's one-stage baseline (compiler left in). */
+  stages?: "multi" | "single";
+  /** Default: <app>:<version>. */
   tag?: string;
+  /** Build every step afresh (the benchmark's cold builds). */
+  noCache?: boolean;
+  /** Default: the local Engine (DOCKER_HOST or /var/run/docker.sock). */
+  docker?: Docker;
 }
 
-export interface BuildResult {
+export interface BuiltImage {
+  /** <app>:<version> */
   image: string;
   imageId: string;
   sizeBytes: number;
-  /** Docker's output, for callers that measure cache use. */
-  output: string;
+  steps: number;
+  cachedSteps: number;
+  seconds: number;
 }
 
-interface BuildEvent {
-  stream?: string;
-  error?: string;
-  errorDetail?: { message?: string };
-  aux?: { ID?: string };
+async function isDir(p: string): Promise<boolean> {
+  return (await stat(p).catch(() => null))?.isDirectory() ?? false;
 }
 
-/** "Step 3/14 : RUN ..." -> a short progress line. Pure. */
-export function progressLine(stream: string): string | null {
-  const m = /^Step (\d+\/\d+) : (.*)$/m.exec(stream);
-  if (!m) return null;
-  const what = m[2]!.replace(/\s+/g, " ");
-  return `  step ${m[1]}: ${what.length > 90 ? what.slice(0, 87) + "..." : what}`;
+async function isFile(p: string): Promise<boolean> {
+  return (await stat(p).catch(() => null))?.isFile() ?? false;
 }
 
-/** Builds <app>:<version> with Docker Engine from the app's directory and a generated Dockerfile. */
-export async function buildRelease(a: BuildArgs): Promise<BuildResult> {
-  const { config } = a;
-  const dir = resolve(a.configDir, config.build.context);
-  if (!existsSync(dir)) throw new UsageError(`build.context: directory ${dir} does not exist`);
-  const labels: ImageLabels = { app: config.app, version: a.version, ...a.meta };
-  const dockerfile = a.dockerfile ?? renderDockerfile(config, labels);
-  const tag = a.tag ?? `${config.app}:${a.version}`;
-  const tar = contextStream(dir, { dockerfile, requirements: readRequirements(dir, config.build.python.requirements) });
-
-  const { default: Docker } = await import("dockerode");
-  const docker = new Docker();
-  const stream = await docker.buildImage(tar, { t: tag, dockerfile: `${DEPL_DIR}/Dockerfile`, rm: true, forcerm: true });
-  let output = "";
-  let failure: string | null = null;
-  await new Promise<void>((ok, fail) => {
-    docker.modem.followProgress(
-      stream,
-      (err) => (err ? fail(err) : ok()),
-      (e: BuildEvent) => {
-        if (e.error) failure = e.errorDetail?.message ?? e.error;
-        if (!e.stream) return;
-        output += e.stream;
-        if (a.verbose) process.stderr.write(e.stream);
-        else {
-          const p = progressLine(e.stream);
-          if (p) a.log(p);
-        }
-      },
-    );
-  });
-  if (failure) {
-    const tail = output.trimEnd().split("\n").slice(-15).join("\n");
-    throw new DeplError(`build of ${tag} failed: ${failure}\n--- last lines of the build ---\n${tail}`);
+/** The configured requirements file, else requirements.txt when present, else none. */
+export async function findRequirements(contextDir: string, configured: string | undefined): Promise<string | null> {
+  if (configured === undefined) return (await isFile(resolve(contextDir, DEFAULT_REQUIREMENTS))) ? DEFAULT_REQUIREMENTS : null;
+  let rel: string;
+  try {
+    rel = contextPath("build.python.requirements", configured);
+  } catch {
+    throw new UsageError(`build.python.requirements: expected a plain path inside the build context, got "${configured}"`);
   }
-  const info = await docker.getImage(tag).inspect();
-  return { image: tag, imageId: info.Id, sizeBytes: info.Size, output };
+  if (!(await isFile(resolve(contextDir, rel)))) throw new UsageError(`build.python.requirements: ${resolve(contextDir, rel)} does not exist`);
+  return rel;
+}
+
+async function checkFindLinks(contextDir: string, findLinks: string | undefined): Promise<void> {
+  if (findLinks === undefined) return;
+  let rel: string;
+  try {
+    rel = contextPath("build.python.find_links", findLinks);
+  } catch {
+    throw new UsageError(`build.python.find_links: expected a directory inside the build context, got "${findLinks}"`);
+  }
+  if (!(await isDir(resolve(contextDir, rel)))) throw new UsageError(`build.python.find_links: ${resolve(contextDir, rel)} is not a directory`);
+}
+
+function follow(docker: Docker, stream: NodeJS.ReadableStream, onEvent: (ev: BuildEvent) => void): Promise<void> {
+  return new Promise((res, rej) => docker.modem.followProgress(stream, (err: Error | null) => (err ? rej(err) : res()), onEvent));
+}
+
+/**
+ * Builds <app>:<version> with the local Docker Engine: the app's directory
+ * (filtered by its .dockerignore) plus a generated Dockerfile and depl's WSGI
+ * wrapper. Progress is one line per step, or everything with verbose; a
+ * failed step throws a DeplError carrying the end of Docker's output.
+ */
+export async function buildRelease(args: BuildArgs): Promise<BuiltImage> {
+  const { config, version, log } = args;
+  const contextDir = resolve(args.configDir, config.build.context);
+  if (!(await isDir(contextDir))) throw new UsageError(`build.context: ${contextDir} is not a directory`);
+  await checkFindLinks(contextDir, config.build.python.find_links);
+  const input: DockerfileInput = {
+    config,
+    version,
+    meta: args.meta,
+    requirements: await findRequirements(contextDir, config.build.python.requirements),
+  };
+  const dockerfile = args.stages === "single" ? singleStageDockerfile(input) : multiStageDockerfile(input);
+  const tag = args.tag ?? `${config.app}:${version}`;
+  const context = await buildContext(contextDir, [
+    { name: CONTEXT.dockerfile, content: dockerfile },
+    { name: CONTEXT.wrapper, content: await readFile(WRAPPER_SOURCE) },
+  ]);
+
+  const docker = args.docker ?? new (await import("dockerode")).default();
+  const progress = new BuildProgress();
+  const started = Date.now();
+  try {
+    const stream = await docker.buildImage(context, {
+      t: tag,
+      dockerfile: CONTEXT.dockerfile,
+      rm: true,
+      forcerm: true,
+      nocache: args.noCache === true,
+      version: "1",
+    });
+    await follow(docker, stream, (ev) => {
+      const { lines, step } = progress.push(ev);
+      if (args.verbose) lines.forEach((l) => log(l));
+      else if (step) log(stepLine(step));
+    });
+  } catch (e) {
+    context.destroy();
+    throw new DeplError(`docker build of ${tag} failed: ${(e as Error).message}`, { cause: e });
+  }
+  if (progress.error !== null || progress.imageId === null) {
+    const at = progress.currentStep ? ` at ${stepLine(progress.currentStep, 200)}` : "";
+    const why = progress.error ?? "Docker reported no image id";
+    throw new DeplError(`docker build of ${tag} failed${at}: ${why}\n${progress.lastLines().join("\n")}`);
+  }
+  const seconds = (Date.now() - started) / 1000;
+  const info = await docker.getImage(progress.imageId).inspect();
+  log(`built ${tag} in ${seconds.toFixed(1)} s (${progress.cachedSteps} of ${progress.steps.length} steps from cache)`);
+  return {
+    image: tag,
+    imageId: info.Id,
+    sizeBytes: info.Size,
+    steps: progress.steps.length,
+    cachedSteps: progress.cachedSteps,
+    seconds,
+  };
 }

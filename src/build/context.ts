@@ -3,9 +3,9 @@
 import type { Dirent } from "node:fs";
 import { readFile, readdir } from "node:fs/promises";
 import { join } from "node:path";
-import type { Readable } from "node:stream";
-import createIgnore from "@balena/dockerignore";
-import { pack, type Headers } from "tar-fs";
+import { Readable } from "node:stream";
+import dockerignore from "@balena/dockerignore";
+import { pack, type Headers, type Pack } from "tar-fs";
 import { CONTEXT } from "./dockerfile.js";
 
 /** Patterns of a .dockerignore file: comments and blank lines dropped. Pure. */
@@ -18,7 +18,8 @@ export function parseDockerignore(text: string): string[] {
 
 /** True for a context-relative path (posix) that Docker would send. Pure. */
 export function contextFilter(patterns: readonly string[]): (rel: string) => boolean {
-  const ig = createIgnore().add([...patterns]);
+  // A CommonJS module: its default export sits one level down under NodeNext.
+  const ig = dockerignore.default().add([...patterns]);
   return (rel) => !ig.ignores(rel);
 }
 
@@ -60,12 +61,13 @@ export interface ExtraFile {
  * A tar stream of `entries` of dir placed under app/, then the extra files.
  * Owners are zeroed so that the layer cache does not depend on who builds.
  */
-export function packContext(dir: string, entries: readonly string[], extras: readonly ExtraFile[]): Readable {
+export function packContext(dir: string, entries: readonly string[], extras: readonly ExtraFile[]): Pack {
   return pack(dir, {
-    entries: [...entries],
+    // "." first: app/ exists even when everything else is ignored.
+    entries: [".", ...entries],
     // Every wanted path is listed in entries: never descend on our own.
     ignore: () => true,
-    map: (h: Headers) => ({ ...h, name: `${CONTEXT.app}/${h.name}`, uid: 0, gid: 0 }),
+    map: (h: Headers) => ({ ...h, name: h.name === "." ? CONTEXT.app : `${CONTEXT.app}/${h.name}`, uid: 0, gid: 0 }),
     finalize: false,
     finish: (p) => {
       for (const f of extras) p.entry({ name: f.name, mode: f.mode ?? 0o644, uid: 0, gid: 0 }, f.content);
@@ -80,5 +82,6 @@ export async function buildContext(dir: string, extras: readonly ExtraFile[]): P
     if (e.code === "ENOENT") return "";
     throw e;
   });
-  return packContext(dir, await listContext(dir, parseDockerignore(ignoreText)), extras);
+  // tar-fs makes a streamx stream: wrap it in a Node stream for dockerode.
+  return Readable.from(packContext(dir, await listContext(dir, parseDockerignore(ignoreText)), extras), { objectMode: false });
 }

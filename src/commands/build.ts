@@ -1,4 +1,6 @@
+import { resolve } from "node:path";
 import { buildRelease } from "../build/build.js";
+import { runMachineHook } from "../release/hooks.js";
 import { gitInfo } from "../build/git.js";
 import { nextVersion, assertVersion } from "../release/version.js";
 import { withContext, type Context, type GlobalOptions } from "./context.js";
@@ -22,12 +24,20 @@ async function localVersions(app: string): Promise<string[]> {
   return images.flatMap((i) => i.RepoTags ?? []).map((t) => t.slice(app.length + 1));
 }
 
-export async function buildVersion(ctx: Context, o: BuildOptions): Promise<Built> {
+/** The version name a new build gets: the given one, or the UTC minute (with -N when taken). */
+export async function chooseVersion(ctx: Context, o: BuildOptions): Promise<string> {
+  return o.versionName
+    ? assertVersion(o.versionName, ctx.config.subdomains)
+    : nextVersion(new Date(), await localVersions(ctx.config.app));
+}
+
+/** pre_build hook, the image build, post_build hook. */
+export async function buildVersion(ctx: Context, o: BuildOptions & { branch?: string }, version?: string): Promise<Built> {
   const { config } = ctx;
-  const version = o.versionName
-    ? assertVersion(o.versionName, config.subdomains)
-    : nextVersion(new Date(), await localVersions(config.app));
-  const git = await gitInfo(ctx.dir);
+  version ??= await chooseVersion(ctx, o);
+  const git = await gitInfo(resolve(ctx.dir, config.build.context));
+  if (o.branch) git.branch = o.branch;
+  await runMachineHook(config, "pre_build", { DEPL_VERSION: version }, { cwd: ctx.dir, say: ctx.say });
   ctx.say(`building ${config.app}:${version}`);
   const r = await buildRelease({
     config,
@@ -37,6 +47,7 @@ export async function buildVersion(ctx: Context, o: BuildOptions): Promise<Built
     verbose: ctx.verbose,
     log: ctx.say,
   });
+  await runMachineHook(config, "post_build", { DEPL_VERSION: version, DEPL_IMAGE: r.image }, { cwd: ctx.dir, say: ctx.say });
   return { version, image: r.image, imageId: r.imageId, sizeBytes: r.sizeBytes };
 }
 

@@ -3,6 +3,26 @@ import { loadConfig, type LoadedConfig } from "../config/load.js";
 import { connectHost } from "../host/connect.js";
 import type { Host } from "../host/host.js";
 import { layout, type Layout } from "../release/layout.js";
+import { parseSecretsFile, type Secret } from "../config/secret.js";
+import { ConfigError } from "../errors.js";
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+
+function readSecretsFile(dir: string, file: string | undefined): Record<string, Secret> {
+  if (!file) return {};
+  const path = resolve(dir, file);
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch {
+    throw new ConfigError(`secrets_file: cannot read ${path}`);
+  }
+  try {
+    return parseSecretsFile(text, path);
+  } catch (e) {
+    throw new ConfigError(`secrets_file: ${(e as Error).message}`);
+  }
+}
 
 export interface GlobalOptions {
   config: string;
@@ -17,6 +37,8 @@ export interface Context extends LoadedConfig {
   layout: Layout;
   actor: string;
   verbose: boolean;
+  /** config.secrets plus the secrets file's: values print as [REDACTED]. */
+  secrets: Record<string, Secret>;
   /** Progress for humans; silent with --json. */
   say: (msg: string) => void;
 }
@@ -34,6 +56,7 @@ export interface ContextOptions {
 /** Config is read and validated fully before any host is touched. */
 export async function openContext(g: GlobalOptions, opts: ContextOptions = {}): Promise<Context> {
   const loaded = loadConfig(g.config, opts.override);
+  const secrets = { ...loaded.config.secrets, ...readSecretsFile(loaded.dir, loaded.config.secrets_file) };
   const hosts: Host[] = [];
   try {
     for (const hc of loaded.config.hosts) hosts.push(await connectHost(hc));
@@ -46,6 +69,7 @@ export async function openContext(g: GlobalOptions, opts: ContextOptions = {}): 
     hosts,
     layout: layout(loaded.config.root, loaded.config.app),
     actor: actorName(),
+    secrets,
     verbose: Boolean(g.verbose),
     say: opts.json ? () => {} : (msg) => console.error(msg),
   };
@@ -70,12 +94,19 @@ export function previewUrl(config: { domain: string; nginx: { listen: number } }
 }
 
 /** Runs fn holding the app's lock on every host; a second mutating command is refused at once (or waits with --wait). */
-export async function withLocks<T>(ctx: Context, command: string, waitSeconds: number | undefined, fn: () => Promise<T>): Promise<T> {
+export async function withLocks<T>(
+  ctx: Context,
+  command: string,
+  waitSeconds: number | undefined,
+  fn: () => Promise<T>,
+  /** Take over a stale lock left by a dead run of this command (buildinst --resume). */
+  takeOverStaleOf?: string,
+): Promise<T> {
   const { acquireLock } = await import("../release/lock.js");
   const held = [];
   try {
     for (const host of ctx.hosts) {
-      held.push(await acquireLock(host, ctx.layout, { actor: ctx.actor, command }, { waitMs: (waitSeconds ?? 0) * 1000 }));
+      held.push(await acquireLock(host, ctx.layout, { actor: ctx.actor, command }, { waitMs: (waitSeconds ?? 0) * 1000, takeOverStaleOf, say: ctx.say }));
     }
     return await fn();
   } finally {

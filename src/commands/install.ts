@@ -1,38 +1,54 @@
-import { shipImage } from "../images/ship.js";
-import { imageIdOn } from "../images/ship.js";
+import { imageIdOn, shipImage } from "../images/ship.js";
 import { installRelease } from "../release/install.js";
 import { assertVersion } from "../release/version.js";
 import { DeplError } from "../errors.js";
+import type { Host } from "../host/host.js";
 import { LocalHost } from "../host/local.js";
+import type { Journal } from "../release/journal.js";
+import { replaceBranchRelease } from "../release/branch.js";
 import { previewUrl, withContext, withLocks, type Context, type GlobalOptions } from "./context.js";
 
 export interface InstallOptions {
   json?: boolean;
 }
 
-/** Ships the image to every host, then installs it on each, one host at a time. */
-export async function installVersion(ctx: Context, version: string, o: { keepUntil?: string | null } = {}): Promise<void> {
-  assertVersion(version, ctx.config.subdomains);
-  const ref = `${ctx.config.app}:${version}`;
-  const localId = await imageIdOn(new LocalHost(), ref);
-  for (const host of ctx.hosts) {
-    if (!host.isLocal) {
-      if (!localId) throw new DeplError(`image ${ref} not found on this machine (build it first: depl build)`);
-      await shipImage(host, ref, localId, ctx.say);
-    }
-    await installRelease({ config: ctx.config, layout: ctx.layout, host, version, actor: ctx.actor, say: ctx.say, keepUntil: o.keepUntil });
-  }
+export interface InstallOnOptions {
+  keepUntil?: string | null;
+  /** A branch preview: <alias>.<domain> moves to this version once it is healthy. */
+  alias?: string | null;
+  journal?: Journal;
 }
 
-export function reportInstalled(ctx: Context, version: string, json?: boolean): void {
-  if (json) console.log(JSON.stringify({ version, url: previewUrl(ctx.config, version) }));
-  else console.log(`Version ${version} is successfully installed: ${previewUrl(ctx.config, version)}`);
+/** Ships the image to one host (unless it is this machine) and installs the version there. */
+export async function installOn(ctx: Context, host: Host, version: string, o: InstallOnOptions = {}): Promise<void> {
+  const ref = `${ctx.config.app}:${version}`;
+  const step = async (name: string, fn: () => Promise<unknown>) => (o.journal ? o.journal.step(`${name}:${host.name}`, fn) : fn());
+  await step("ship", async () => {
+    if (host.isLocal) return;
+    const localId = await imageIdOn(new LocalHost(), ref);
+    if (!localId) throw new DeplError(`image ${ref} not found on this machine (build it first: depl build)`);
+    await shipImage(host, ref, localId, ctx.say);
+  });
+  await step("install", async () => {
+    const args = { config: ctx.config, layout: ctx.layout, host, version, actor: ctx.actor, say: ctx.say, secrets: ctx.secrets };
+    await installRelease({ ...args, keepUntil: o.keepUntil, alias: o.alias ?? null });
+    if (o.alias) await replaceBranchRelease(args, o.alias, version);
+  });
+}
+
+export function reportInstalled(ctx: Context, version: string, json?: boolean, alias?: string | null): void {
+  const url = previewUrl(ctx.config, alias ?? version);
+  if (json) console.log(JSON.stringify({ version, ...(alias ? { branch: alias } : {}), url }));
+  else console.log(`Version ${alias ? `${version} (branch ${alias})` : version} is successfully installed: ${url}`);
 }
 
 export async function install(g: GlobalOptions, version: string, o: InstallOptions): Promise<void> {
   assertVersion(version);
   await withContext(g, o, async (ctx) => {
-    await withLocks(ctx, `install ${version}`, g.wait, () => installVersion(ctx, version));
+    assertVersion(version, ctx.config.subdomains);
+    await withLocks(ctx, `install ${version}`, g.wait, async () => {
+      for (const host of ctx.hosts) await installOn(ctx, host, version);
+    });
     reportInstalled(ctx, version, o.json);
   });
 }

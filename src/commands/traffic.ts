@@ -2,6 +2,7 @@ import { parsePercent } from "../release/percent.js";
 import { canary as startCanary, canaryStop, promote as promoteOp, rollback as rollbackOp } from "../release/promote.js";
 import { assertVersion } from "../release/version.js";
 import { UsageError } from "../errors.js";
+import { runMachineHook } from "../release/hooks.js";
 import { withContext, withLocks, type Context, type GlobalOptions } from "./context.js";
 
 const argsFor = (ctx: Context) => ctx.hosts.map((host) => ({ config: ctx.config, layout: ctx.layout, host, actor: ctx.actor, say: ctx.say }));
@@ -9,8 +10,11 @@ const argsFor = (ctx: Context) => ctx.hosts.map((host) => ({ config: ctx.config,
 export async function promote(g: GlobalOptions, version: string): Promise<void> {
   assertVersion(version);
   await withContext(g, {}, async (ctx) => {
+    const hookOpts = { cwd: ctx.dir, say: ctx.say };
     await withLocks(ctx, `promote ${version}`, g.wait, async () => {
+      await runMachineHook(ctx.config, "pre_promote", { DEPL_VERSION: version }, hookOpts);
       for (const a of argsFor(ctx)) await promoteOp(a, version);
+      await runMachineHook(ctx.config, "post_promote", { DEPL_VERSION: version }, hookOpts);
     });
     console.log(`Version ${version} is live: http://${ctx.config.domain}${ctx.config.nginx.listen === 80 ? "" : `:${ctx.config.nginx.listen}`}/`);
   });
@@ -22,6 +26,7 @@ export async function rollback(g: GlobalOptions, version: string | undefined): P
     let target = "";
     await withLocks(ctx, "rollback", g.wait, async () => {
       for (const a of argsFor(ctx)) target = await rollbackOp(a, version);
+      await runMachineHook(ctx.config, "post_rollback", { DEPL_VERSION: target }, { cwd: ctx.dir, say: ctx.say });
     });
     console.log(`Rolled back: version ${target} is live`);
   });

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { Secret } from "./secret.js";
 import {
   APP_NAME,
   DEB_PACKAGE,
@@ -47,6 +48,9 @@ const sshHost = z
       .optional(),
   })
   .strict();
+
+/** A hook: a command as a list of words (no shell unless you write ["sh", "-c", "..."]). */
+const hookCommand = z.array(z.string().min(1)).min(1, "expected a command as a list of words").optional();
 
 export const hostSchema = z.union([z.literal("local"), sshHost]);
 
@@ -121,9 +125,47 @@ export const configSchema = z
       })
       .strict()
       .default({}),
+    /** Worker processes besides web: name -> argv, each its own supervisord program without a socket. */
+    processes: z
+      .record(
+        z.string().regex(/^[a-z][a-z0-9]{0,19}$/, "expected a process name of lower-case letters and digits").refine((n) => n !== "web", "web is the WSGI process"),
+        z.array(z.string().min(1)).min(1, "expected a command as a list of words"),
+      )
+      .default({}),
+    /** Persistent directories: name -> path inside the container; kept in <root>/<app>/shared/<name> across releases. */
+    shared: z
+      .record(z.string().regex(/^[a-z][a-z0-9_-]{0,30}$/, "expected a directory name"), z.string().refine(isSafeAbsPath, "expected an absolute path inside the container"))
+      .default({}),
+    /** Secret environment variables; values never reach an image, a log line or --verbose output. */
+    secrets: z
+      .record(z.string().regex(ENV_NAME, "expected an environment variable name"), z.string())
+      .default({})
+      .transform((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, new Secret(v)]))),
+    /** A file of KEY=value secrets on the deploy machine, relative to depl.yml (mode 0600 recommended). */
+    secrets_file: z.string().optional(),
+    hooks: z
+      .object({
+        pre_build: hookCommand,
+        post_build: hookCommand,
+        pre_install: hookCommand,
+        post_install: hookCommand,
+        pre_promote: hookCommand,
+        post_promote: hookCommand,
+        post_rollback: hookCommand,
+      })
+      .strict()
+      .default({}),
     env: z.record(z.string().regex(ENV_NAME, "expected an environment variable name"), z.string()).default({}),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    for (const k of Object.keys(c.secrets)) {
+      if (k in c.env) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["secrets", k], message: "is also set in env" });
+    }
+    for (const k of [...Object.keys(c.env), ...Object.keys(c.secrets)]) {
+      if (k.startsWith("DEPL_")) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [k in c.env ? "env" : "secrets", k], message: "DEPL_ variables are set by depl" });
+    }
+  });
 
 export type Config = z.output<typeof configSchema>;
 export type HostConfig = z.output<typeof hostSchema>;

@@ -11,7 +11,10 @@ import {
   renderEnvFile,
   renderProgramConf,
   renderRunScript,
+  workerRunArgv,
 } from "../supervisor/program.js";
+import type { Secret } from "../config/secret.js";
+import { runReleaseHook } from "./hooks.js";
 import { audit } from "./audit.js";
 import { waitHealthy } from "./health.js";
 import { programName, type Layout } from "./layout.js";
@@ -27,6 +30,10 @@ export interface InstallArgs {
   say: (m: string) => void;
   /** Protects the release from prune until then (a private release for a long-running command). */
   keepUntil?: string | null;
+  /** Secrets from the secrets file, besides config.secrets. */
+  secrets?: Record<string, Secret>;
+  /** Branch preview name recorded in release.json. */
+  alias?: string | null;
 }
 
 /** gid of the group nginx's workers run as: the only group that may use app sockets. */
@@ -76,18 +83,28 @@ export async function installRelease(a: InstallArgs): Promise<ReleaseMeta> {
     state: "installing",
     error: null,
     keep_until: a.keepUntil ?? prev?.keep_until ?? null,
+    alias: a.alias ?? prev?.alias ?? null,
   };
   await writeRelease(host, l, meta);
 
-  await host.writeFile(l.envFile(version), renderEnvFile(releaseEnv(config, version)), { mode: 0o600 });
-  const argv = dockerRunArgv({ config, layout: l, version, image: imageId, socketGid: gid });
-  const runScript = `${l.release(version)}/run.sh`;
-  await host.writeFile(runScript, renderRunScript(argv, containerName(config.app, version)), { mode: 0o755 });
-  const conf = renderProgramConf({ program, command: runScript, logFile: l.releaseLog(version), autostart: true });
-  a.say(`${host.name}: starting ${program} under supervisord`);
-  await installProgram(host, program, l.programConf(program), conf);
+  await host.writeFile(l.envFile(version), renderEnvFile(releaseEnv(config, version, a.secrets)), { mode: 0o600 });
+  await ensureSharedDirs(host, config, l, gid);
+  const proc = { config, layout: l, version, image: imageId, socketGid: gid };
 
-  a.say(`${host.name}: health check ${config.health.path} over ${l.socket(version)}`);
+  const fail = async (reason: string, detail: string): Promise<never> => {
+    for (const name of programsOf(config, version)) await stopProgram(host, name).catch(() => {});
+    await unrouteVersion(host, l, version).catch(() => {});
+    await host.remove(l.socket(version));
+    await updateRelease(host, l, version, { state: "failed", error: reason });
+    await audit(host, l, { actor: a.actor, action: "install", version, result: "failed", detail: reason });
+    throw new DeplError(`${host.name}: version ${version} ${reason}${detail ? `\n${detail}` : ""}`);
+  };
+
+  const preInstall = await runReleaseHook(host, proc, "pre_install", a.say);
+  if (preInstall) await fail(preInstall.reason, preInstall.output);
+
+  await installProcess(host, l, config, version, "web", dockerRunArgv(proc));
+  a.say(`${host.name}: started ${program} under supervisord; health check ${config.health.path} over ${l.socket(version)}`);
   const health = await waitHealthy(host, {
     socketPath: l.socket(version),
     path: config.health.path,
@@ -99,16 +116,18 @@ export async function installRelease(a: InstallArgs): Promise<ReleaseMeta> {
       return s === "FATAL" || s === "EXITED" || s === "ABSENT" ? `supervisord reports ${program} ${s}` : null;
     },
   });
-
   if (!health.ok) {
-    await stopProgram(host, program).catch(() => {});
-    await unrouteVersion(host, l, version).catch(() => {});
-    await host.remove(l.socket(version));
-    const tail = await logTail(host, l.releaseLog(version));
-    await updateRelease(host, l, version, { state: "failed", error: health.reason });
-    await audit(host, l, { actor: a.actor, action: "install", version, result: "failed", detail: health.reason });
-    throw new DeplError(`${host.name}: version ${version} failed its health check: ${health.reason}\n--- last lines of ${l.releaseLog(version)} ---\n${tail}`);
+    await fail(`failed its health check: ${health.reason}`, `--- last lines of ${l.releaseLog(version)} ---\n${await logTail(host, l.releaseLog(version))}`);
   }
+
+  for (const name of Object.keys(config.processes)) {
+    const worker = programName(config.app, version, name);
+    await installProcess(host, l, config, version, name, workerRunArgv(proc, name));
+    a.say(`${host.name}: started ${worker}`);
+  }
+
+  const postInstall = await runReleaseHook(host, proc, "post_install", a.say);
+  if (postInstall) await fail(postInstall.reason, postInstall.output);
 
   await routeVersion(host, l, version);
   const done = await updateRelease(host, l, version, {
@@ -118,6 +137,29 @@ export async function installRelease(a: InstallArgs): Promise<ReleaseMeta> {
   });
   await audit(host, l, { actor: a.actor, action: "install", version, result: "ok" });
   return done;
+}
+
+/** Writes a process's run script and supervisord program, and starts it. */
+async function installProcess(host: Host, l: Layout, config: Config, version: string, process: string, argv: string[]): Promise<void> {
+  const program = programName(config.app, version, process);
+  const runScript = l.runScript(version, process);
+  await host.writeFile(runScript, renderRunScript(argv, containerName(config.app, version, process)), { mode: 0o755 });
+  const conf = renderProgramConf({ program, command: runScript, logFile: l.processLog(version, process), autostart: true });
+  await installProgram(host, program, l.programConf(program), conf);
+}
+
+/** Every supervisord program of a version: web, then its workers. */
+export function programsOf(config: Config, version: string): string[] {
+  return [programName(config.app, version), ...Object.keys(config.processes).map((p) => programName(config.app, version, p))];
+}
+
+/** shared/<name> for each declared shared directory, writable by the app's uid; never removed by depl. */
+async function ensureSharedDirs(host: Host, config: Config, l: Layout, gid: number): Promise<void> {
+  for (const name of Object.keys(config.shared)) {
+    const dir = `${l.shared}/${name}`;
+    if (await host.exists(dir)) continue;
+    await host.run(["install", "-d", "-m", "0770", "-o", String(config.run.uid), "-g", String(gid), dir]);
+  }
 }
 
 async function imageLabels(host: Host, image: string): Promise<Record<string, string>> {

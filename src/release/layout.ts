@@ -14,6 +14,10 @@ export function layout(root: string, app: string) {
     releaseJson: (v: string) => posix.join(base, "releases", v, "release.json"),
     sockDir: (v: string) => posix.join(base, "releases", v, "sock"),
     socket: (v: string) => posix.join(base, "releases", v, "sock", "app.sock"),
+    /** What supervisord runs for a process of a version: releases/<v>/run-<process>.sh */
+    runScript: (v: string, process: string) => posix.join(base, "releases", v, `run-${process}.sh`),
+    /** Log of a process of a version: log/<v>.log for web, log/<v>-<process>.log for workers. */
+    processLog: (v: string, process: string) => posix.join(base, "log", process === "web" ? `${v}.log` : `${v}-${process}.log`),
     envFile: (v: string) => posix.join(base, "releases", v, "env"),
     traffic,
     /** traffic/live.sock -> ../releases/<v>/sock/app.sock */

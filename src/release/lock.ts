@@ -63,7 +63,7 @@ export async function acquireLock(
   host: Host,
   layout: Layout,
   who: { actor: string; command: string },
-  opts: { waitMs?: number } = {},
+  opts: { waitMs?: number; takeOverStaleOf?: string; say?: (m: string) => void } = {},
 ): Promise<Held> {
   const info: LockInfo = { ...who, since: new Date().toISOString(), machine: hostname(), pid: process.pid };
   const deadline = Date.now() + (opts.waitMs ?? 0);
@@ -72,6 +72,11 @@ export async function acquireLock(
     if (await tryCreate(host, layout, info)) break;
     const holder = await readLock(host, layout);
     if (!holder) continue; // released between our attempt and our read
+    if (opts.takeOverStaleOf && holder.command.startsWith(opts.takeOverStaleOf) && isStale(holder)) {
+      opts.say?.(`${host.name}: taking over the stale lock of the interrupted run (${describeLock(holder, true).split(";")[0]})`);
+      await host.remove(layout.lock);
+      continue;
+    }
     if (Date.now() >= deadline) {
       throw new LockedError(`${host.name}: ${layout.base} is locked: ${describeLock(holder, isStale(holder))}; use --wait to wait for it`);
     }

@@ -18,6 +18,8 @@ export interface ReleaseMeta {
   /** Why the release failed, when it did. */
   error: string | null;
   keep_until: string | null;
+  /** The branch preview name (<alias>.<domain>) of a branch build. */
+  alias?: string | null;
 }
 
 export async function readRelease(host: Host, l: Layout, version: string): Promise<ReleaseMeta | null> {

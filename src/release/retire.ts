@@ -3,6 +3,7 @@ import { DeplError } from "../errors.js";
 import type { Host } from "../host/host.js";
 import { removeProgram } from "../supervisor/ctl.js";
 import { containerName } from "../supervisor/program.js";
+import { versionTarget } from "../switch/plan.js";
 import { readTraffic, unrouteVersion, type TrafficState } from "../switch/traffic.js";
 import { audit } from "./audit.js";
 import { roleOf } from "./inventory.js";
@@ -27,9 +28,14 @@ export async function removeRelease(a: RetireArgs, version: string, why = "remov
   if (role) throw new DeplError(`${host.name}: refusing to remove ${version}: it is the ${role} version${role === "previous" ? " (the rollback target)" : ""}`);
   if (!(await host.exists(l.release(version)))) throw new DeplError(`${host.name}: version ${version} is not installed`);
   await unrouteVersion(host, l, version);
-  const program = programName(config.app, version);
-  await removeProgram(host, program, l.programConf(program));
-  await host.run(["docker", "rm", "-f", containerName(config.app, version)], { allowFailure: true });
+  const meta = await readRelease(host, l, version);
+  if (meta?.alias && (await host.readlink(l.versionLink(meta.alias))) === versionTarget(version)) await host.remove(l.versionLink(meta.alias));
+  for (const process of ["web", ...Object.keys(config.processes)]) {
+    const program = programName(config.app, version, process);
+    await removeProgram(host, program, l.programConf(program));
+    await host.run(["docker", "rm", "-f", containerName(config.app, version, process)], { allowFailure: true });
+    await host.remove(l.processLog(version, process));
+  }
   await host.remove(l.release(version));
   await host.remove(l.releaseLog(version));
   // Removes the tag; the image goes with it unless another tag (release) still uses it.
@@ -50,6 +56,7 @@ export function pruneCandidates(releases: ReleaseMeta[], t: TrafficState, p: Pru
   let successful = 0;
   for (const r of byNewest) {
     if (roleOf(r.version, t)) keep.add(r.version);
+    else if (r.alias) keep.add(r.version); // a branch preview: replaced by its rebuild, removed by depl remove
     else if (r.keep_until && new Date(r.keep_until) > p.now) keep.add(r.version);
     else if (p.keepDays !== null && p.now.getTime() - new Date(r.built_at).getTime() < p.keepDays * 86_400_000) keep.add(r.version);
     if (r.state !== "failed" && r.state !== "installing" && successful < p.keep) {

@@ -1,4 +1,5 @@
 import type { Config } from "../config/schema.js";
+import type { Secret } from "../config/secret.js";
 import { programName, type Layout } from "../release/layout.js";
 import { assertVersion } from "../release/version.js";
 import { shellQuote } from "../host/shell.js";
@@ -39,33 +40,61 @@ export function gunicornArgv(run: Config["run"]): string[] {
   ];
 }
 
-/** argv of `docker run` for a version's web process. Pure. */
-export function dockerRunArgv(p: WebProcess): string[] {
+/** `-v` arguments for the app's shared directories (never removed by remove or prune). */
+export function sharedMounts(config: Config, layout: Layout): string[] {
+  return Object.entries(config.shared).flatMap(([name, path]) => ["-v", `${layout.shared}/${name}:${path}`]);
+}
+
+function commonArgs(p: WebProcess, name: string, process: string): string[] {
   const { config, layout, version } = p;
   assertVersion(version);
   if (!Number.isInteger(p.socketGid) || p.socketGid < 0) throw new Error(`bad socket gid ${p.socketGid}`);
   return [
-    p.dockerBin ?? "docker", "run", "--rm",
     // PID 1 must forward SIGTERM, or stopping the program leaves the container running.
     "--init",
-    "--name", containerName(config.app, version),
+    "--name", name,
     "--user", `${config.run.uid}:${p.socketGid}`,
     "--cap-drop", "ALL",
     "--security-opt", "no-new-privileges",
     "--label", `depl.app=${config.app}`,
     "--label", `depl.version=${version}`,
-    "--label", "depl.process=web",
+    "--label", `depl.process=${process}`,
     "--env-file", layout.envFile(version),
-    "-v", `${layout.sockDir(version)}:${CONTAINER_SOCK_DIR}`,
-    p.image,
-    ...gunicornArgv(config.run),
+    ...sharedMounts(config, layout),
   ];
 }
 
+/** argv of `docker run` for a version's web process: the only one with the socket dir. Pure. */
+export function dockerRunArgv(p: WebProcess): string[] {
+  return [
+    p.dockerBin ?? "docker", "run", "--rm",
+    ...commonArgs(p, containerName(p.config.app, p.version), "web"),
+    "-v", `${p.layout.sockDir(p.version)}:${CONTAINER_SOCK_DIR}`,
+    p.image,
+    ...gunicornArgv(p.config.run),
+  ];
+}
+
+/** argv of `docker run` for a worker process (same image, env and shared data; no socket). Pure. */
+export function workerRunArgv(p: WebProcess, process: string): string[] {
+  const command = p.config.processes[process];
+  if (!command) throw new Error(`no process ${process} in config`);
+  return [p.dockerBin ?? "docker", "run", "--rm", ...commonArgs(p, containerName(p.config.app, p.version, process), process), p.image, ...command];
+}
+
+/** argv of a one-off container of a release (hooks, depl exec): its env and shared data, removed when done. Pure. */
+export function oneOffArgv(p: WebProcess, command: readonly string[], tag: string): string[] {
+  if (!/^[a-z0-9-]{1,30}$/.test(tag)) throw new Error(`bad one-off tag ${tag}`);
+  const name = `${containerName(p.config.app, p.version, tag)}-${process.pid}-${Date.now() % 100000}`;
+  return [p.dockerBin ?? "docker", "run", "--rm", "-i", ...commonArgs(p, name, tag), p.image, ...command];
+}
+
 /** Environment of every process of a version (written to a 0600 env file, never argv). */
-export function releaseEnv(config: Config, version: string): Record<string, string> {
+export function releaseEnv(config: Config, version: string, secrets: Record<string, Secret> = {}): Record<string, string> {
+  const revealed = Object.fromEntries(Object.entries({ ...config.secrets, ...secrets }).map(([k, v]) => [k, v.reveal()]));
   return {
     ...config.env,
+    ...revealed,
     DEPL_APP: config.app,
     DEPL_VERSION: version,
     DEPL_DOMAIN: config.domain,
@@ -77,7 +106,7 @@ export function releaseEnv(config: Config, version: string): Record<string, stri
 export function renderEnvFile(env: Record<string, string>): string {
   return Object.entries(env)
     .map(([k, v]) => {
-      if (/[\r\n\0]/.test(v)) throw new Error(`env ${k}: values cannot contain newlines`);
+      if (/[\r\n\0]/.test(v)) throw new Error(`env ${k}: values cannot contain newlines`); // the value itself is never shown
       return `${k}=${v}\n`;
     })
     .join("");

@@ -1,0 +1,49 @@
+import { DeplError, UsageError } from "../errors.js";
+import { nginxGid } from "../release/install.js";
+import { readRelease } from "../release/metadata.js";
+import { assertVersion } from "../release/version.js";
+import { oneOffArgv } from "../supervisor/program.js";
+import { withContext, type GlobalOptions } from "./context.js";
+
+export async function logs(g: GlobalOptions, version: string, o: { follow?: boolean; process?: string; lines: string }): Promise<void> {
+  assertVersion(version);
+  if (!/^\d+$/.test(o.lines)) throw new UsageError(`invalid -n "${o.lines}": expected a whole number of lines`);
+  await withContext(g, {}, async (ctx) => {
+    const process = o.process ?? "web";
+    if (process !== "web" && !(process in ctx.config.processes)) {
+      throw new UsageError(`unknown process "${process}": expected web${Object.keys(ctx.config.processes).map((p) => ` or ${p}`).join("")}`);
+    }
+    const prefix = (h: string) => (ctx.hosts.length > 1 ? (s: string) => s.replace(/^(?=.)/gm, `${h}: `) : (s: string) => s);
+    await Promise.all(
+      ctx.hosts.map(async (host) => {
+        const file = ctx.layout.processLog(version, process);
+        if (!(await host.exists(file))) throw new DeplError(`${host.name}: no log for ${version} (${process}) at ${file}`);
+        const p = prefix(host.name);
+        await host.run(["tail", "-n", o.lines, ...(o.follow ? ["-F"] : []), file], { onStdout: (s) => globalThis.process.stdout.write(p(s)) });
+      }),
+    );
+  });
+}
+
+/** A one-off container of the release: its image, env file and shared data; exits with the command's code. */
+export async function exec(g: GlobalOptions, version: string, command: string[]): Promise<void> {
+  assertVersion(version);
+  if (command.length === 0) throw new UsageError("usage: depl exec <version> -- <command...>");
+  await withContext(g, {}, async (ctx) => {
+    const host = ctx.hosts[0]!;
+    const meta = await readRelease(host, ctx.layout, version);
+    if (!meta) throw new DeplError(`${host.name}: version ${version} is not installed`);
+    const argv = oneOffArgv(
+      { config: ctx.config, layout: ctx.layout, version, image: meta.image_id, socketGid: await nginxGid(host) },
+      command,
+      "exec",
+    );
+    const r = await host.run(argv, {
+      allowFailure: true,
+      stdin: process.stdin.isTTY ? "" : process.stdin,
+      onStdout: (s) => process.stdout.write(s),
+      onStderr: (s) => process.stderr.write(s),
+    });
+    process.exitCode = r.code;
+  });
+}

@@ -1,0 +1,180 @@
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { lstat, mkdir, open, readFile, readdir, readlink, rename, rm, symlink, chmod } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import { Readable } from "node:stream";
+import { CommandError } from "../errors.js";
+import { assertArgv, assertEnv, assertHttpGet, assertRemovable, exitCode } from "./checks.js";
+import type { Host, HttpResponse, RunOptions, RunResult } from "./host.js";
+
+/** This machine: child processes (argv, never a shell) and node:fs. */
+export class LocalHost implements Host {
+  readonly name = "local";
+  readonly isLocal = true;
+
+  run(argv: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+    assertArgv(argv);
+    assertEnv(opts.env);
+    return new Promise((resolve, reject) => {
+      const child = spawn(argv[0]!, argv.slice(1), { env: { ...process.env, ...opts.env }, stdio: "pipe" });
+      let stdout = "";
+      let stderr = "";
+      let failure: Error | undefined;
+      let spawnError: NodeJS.ErrnoException | undefined;
+      child.stdout.setEncoding("utf8").on("data", (s: string) => {
+        stdout += s;
+        opts.onStdout?.(s);
+      });
+      child.stderr.setEncoding("utf8").on("data", (s: string) => {
+        stderr += s;
+        opts.onStderr?.(s);
+      });
+      child.on("error", (err) => (spawnError = err));
+      // EPIPE when the command exits before reading all of its input: its exit code tells the story.
+      child.stdin.on("error", () => {});
+
+      const source = opts.stdin instanceof Readable ? opts.stdin : undefined;
+      if (source) {
+        source.once("error", (err) => {
+          failure ??= err;
+          // Kill before closing stdin: an EOF would let `sh -c 'cat > f && mv f g'` act on half an input.
+          child.kill("SIGTERM");
+          source.unpipe(child.stdin);
+          child.stdin.destroy();
+        });
+        source.pipe(child.stdin);
+      } else {
+        child.stdin.end(opts.stdin);
+      }
+
+      child.on("close", (code, signal) => {
+        // Nobody reads the rest: let the producer (e.g. `docker save`) see EPIPE rather than hang.
+        if (source && !source.readableEnded) source.unpipe(child.stdin).destroy();
+        if (failure) return reject(failure);
+        const result = spawnError
+          ? { code: spawnError.code === "ENOENT" ? 127 : 126, stdout, stderr: stderr + `${spawnError.message}\n` }
+          : { code: exitCode(code, signal), stdout, stderr };
+        if (result.code !== 0 && !opts.allowFailure) {
+          reject(new CommandError(this.name, argv, result.code, result.stdout, result.stderr));
+        } else {
+          resolve(result);
+        }
+      });
+    });
+  }
+
+  async readFile(path: string): Promise<string | null> {
+    try {
+      return await readFile(path, "utf8");
+    } catch (err) {
+      if (errno(err) === "ENOENT") return null;
+      throw err;
+    }
+  }
+
+  async writeFile(path: string, content: string | Buffer, opts: { mode?: number } = {}): Promise<void> {
+    const tmp = tempBeside(path);
+    try {
+      const fh = await open(tmp, "wx", opts.mode);
+      try {
+        await fh.writeFile(content);
+        if (opts.mode !== undefined) await fh.chmod(opts.mode); // open() applied the umask
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await rename(tmp, path);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+  }
+
+  async mkdirp(path: string, opts: { mode?: number } = {}): Promise<void> {
+    await mkdir(path, { recursive: true });
+    if (opts.mode !== undefined) await chmod(path, opts.mode);
+  }
+
+  async symlinkAtomic(target: string, linkPath: string): Promise<void> {
+    const tmp = tempBeside(linkPath);
+    await symlink(target, tmp);
+    try {
+      await rename(tmp, linkPath);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+  }
+
+  async readlink(linkPath: string): Promise<string | null> {
+    try {
+      return await readlink(linkPath);
+    } catch (err) {
+      if (errno(err) === "ENOENT" || errno(err) === "EINVAL") return null;
+      throw err;
+    }
+  }
+
+  async exists(path: string): Promise<boolean> {
+    try {
+      await lstat(path);
+      return true;
+    } catch (err) {
+      if (errno(err) === "ENOENT" || errno(err) === "ENOTDIR") return false;
+      throw err;
+    }
+  }
+
+  async remove(path: string): Promise<void> {
+    assertRemovable(path);
+    await rm(path, { recursive: true, force: true });
+  }
+
+  async list(dir: string): Promise<string[]> {
+    try {
+      return (await readdir(dir)).sort();
+    } catch (err) {
+      if (errno(err) === "ENOENT") return [];
+      throw err;
+    }
+  }
+
+  async httpGetUnix(
+    socketPath: string,
+    path: string,
+    opts: { host: string; timeoutMs: number },
+  ): Promise<HttpResponse> {
+    assertHttpGet(path, opts.host);
+    const { timeoutMs } = opts;
+    const { Client } = await import("undici");
+    const client = new Client("http://localhost", { socketPath, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+    try {
+      const res = await client.request({
+        method: "GET",
+        path,
+        headers: { host: opts.host },
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      const body = await res.body.text();
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers[k] = [v].flat().join(", ");
+      return { status: res.statusCode, headers, body };
+    } catch (err) {
+      const why = (err as Error).name === "TimeoutError" ? `timed out after ${timeoutMs} ms` : (err as Error).message;
+      throw new Error(`GET http://${opts.host}${path} via ${socketPath}: ${why}`, { cause: err });
+    } finally {
+      await client.destroy();
+    }
+  }
+
+  async close(): Promise<void> {}
+}
+
+function errno(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | null)?.code;
+}
+
+/** Same directory, so that rename(2) stays on one file system; dot-named so that globs skip it. */
+function tempBeside(path: string): string {
+  return join(dirname(path), `.${basename(path)}.depl-${randomBytes(6).toString("hex")}`);
+}

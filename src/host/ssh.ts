@@ -1,0 +1,218 @@
+import { randomBytes } from "node:crypto";
+import { posix } from "node:path";
+import { Readable } from "node:stream";
+import { StringDecoder } from "node:string_decoder";
+import type { NodeSSH } from "node-ssh";
+import type { ClientChannel } from "ssh2";
+import type { SshHostConfig } from "../config/schema.js";
+import { CommandError } from "../errors.js";
+import { assertArgv, assertEnv, assertHttpGet, assertRemovable, exitCode } from "./checks.js";
+import { CURL_TIMED_OUT, curlGetArgv, parseCurlResponse } from "./curl.js";
+import type { Host, HttpResponse, RunOptions, RunResult } from "./host.js";
+import { shellQuote, shellQuoteWord } from "./shell.js";
+import { endSsh, openSsh, sshLabel } from "./ssh-connect.js";
+import { Slots } from "./slots.js";
+
+// sshd refuses sessions beyond MaxSessions (default 10) on one connection.
+const MAX_CHANNELS = 8;
+// Exit code of the helper scripts below for "not there": no command they wrap returns it.
+const MISSING = 44;
+
+/**
+ * A remote host over SSH (node-ssh / ssh2). Needs a POSIX sh, GNU coreutils
+ * and findutils (mv -T, find -printf) and, for httpGetUnix, curl.
+ */
+export class SshHost implements Host {
+  readonly isLocal = false;
+  private readonly slots = new Slots(MAX_CHANNELS);
+  private lost: Error | undefined;
+  private closed = false;
+
+  private constructor(
+    readonly name: string,
+    private readonly ssh: NodeSSH,
+    private readonly jump: NodeSSH | undefined,
+  ) {
+    // ssh2 emits connection errors after "ready" too; unheard, they would crash the process.
+    ssh.connection?.on("error", (err: Error) => (this.lost = err));
+    jump?.connection?.on("error", (err: Error) => (this.lost = err));
+  }
+
+  static async connect(hc: SshHostConfig): Promise<SshHost> {
+    const { ssh, jump } = await openSsh(hc);
+    return new SshHost(sshLabel(hc), ssh, jump);
+  }
+
+  async run(argv: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+    assertArgv(argv);
+    assertEnv(opts.env);
+    // Shell assignments, not ssh "env" requests: sshd drops those unless AcceptEnv allows them.
+    const env = Object.entries(opts.env ?? {}).map(([k, v]) => `${k}=${shellQuoteWord(v)} `).join("");
+    const streamed = opts.stdin instanceof Readable;
+    // With streamed input the remote pid is reported first on stderr, so that a failing stream can kill it (see exec).
+    const line = streamed ? `echo $$ >&2; ${env}exec ${shellQuote(argv)}` : env + shellQuote(argv);
+    const result = await this.slots.use(() => this.exec(line, opts));
+    if (result.code !== 0 && !opts.allowFailure) {
+      throw new CommandError(this.name, argv, result.code, result.stdout, result.stderr);
+    }
+    return result;
+  }
+
+  private exec(line: string, opts: RunOptions): Promise<RunResult> {
+    const conn = this.ssh.connection;
+    if (!conn) return Promise.reject(this.lostError(line));
+    const source = opts.stdin instanceof Readable ? opts.stdin : undefined;
+    return new Promise((resolve, reject) => {
+      conn.exec(line, (err: Error | undefined, channel: ClientChannel) => {
+        if (err) return reject(new Error(`${this.name}: cannot start \`${line}\`: ${err.message}`));
+        let code: number | undefined;
+        let failure: Error | undefined;
+        let pid: string | undefined;
+        let closed = false;
+        channel.on("exit", (c: number | null, signal?: string) => (code = exitCode(c, signal)));
+
+        // Closing the channel would hand the command an EOF, and `cat > f && mv f g` would
+        // act on half an input. sshd ignores "signal" requests for root sessions, so the
+        // process group (sshd made the shell a session leader) is killed over a second
+        // channel, outside the slots since this run holds one, before this one closes.
+        const abort = () => {
+          if (!failure || pid === undefined || closed) return;
+          const kill = /^\d+$/.test(pid) ? this.exec(`kill -TERM -- -${pid}`, {}) : Promise.resolve();
+          void kill.catch(() => undefined).finally(() => channel.close());
+        };
+        const onPid = (first: string) => {
+          pid = first;
+          abort();
+        };
+        const out = collect(channel, opts.onStdout);
+        const errOut = collect(channel.stderr, opts.onStderr, source ? onPid : undefined);
+
+        if (source) {
+          source.once("error", (e: Error) => {
+            failure ??= e;
+            source.unpipe(channel);
+            abort();
+          });
+          // pipe() honours the channel's window: a multi-GB `docker save` is never held in memory.
+          source.pipe(channel);
+        } else {
+          channel.end(opts.stdin);
+        }
+
+        channel.on("close", () => {
+          closed = true;
+          if (source && !source.readableEnded) source.unpipe(channel).destroy();
+          if (failure) return reject(failure);
+          if (code === undefined) return reject(this.lostError(line));
+          resolve({ code, stdout: out.text(), stderr: errOut.text() });
+        });
+      });
+    });
+  }
+
+  private lostError(command: string): Error {
+    if (this.closed) return new Error(`${this.name}: connection already closed, cannot run \`${command}\``);
+    return new Error(`${this.name}: connection lost while running \`${command}\`${this.lost ? `: ${this.lost.message}` : ""}`);
+  }
+
+  /** Runs a fixed sh script with its inputs as positional parameters, never spliced into the script. */
+  private sh(script: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
+    return this.run(["sh", "-c", script, "sh", ...args], opts);
+  }
+
+  async readFile(path: string): Promise<string | null> {
+    const r = await this.sh(`[ -e "$1" ] || exit ${MISSING}; exec cat -- "$1"`, [path], { allowFailure: true });
+    return this.orMissing(r, ["cat", path], null, r.stdout);
+  }
+
+  async writeFile(path: string, content: string | Buffer, opts: { mode?: number } = {}): Promise<void> {
+    const script = 'cat > "$1" && { [ -z "$3" ] || chmod -- "$3" "$1"; } && mv -f -- "$1" "$2" || { s=$?; rm -f -- "$1"; exit $s; }';
+    await this.sh(script, [tempBeside(path), path, opts.mode?.toString(8) ?? ""], { stdin: content });
+  }
+
+  async mkdirp(path: string, opts: { mode?: number } = {}): Promise<void> {
+    await this.sh('mkdir -p -- "$1" && { [ -z "$2" ] || chmod -- "$2" "$1"; }', [path, opts.mode?.toString(8) ?? ""]);
+  }
+
+  async symlinkAtomic(target: string, linkPath: string): Promise<void> {
+    // mv -T (GNU): without it, mv would move the new link into the directory the old one points at.
+    const script = 'ln -sfn -- "$1" "$2" && mv -fT -- "$2" "$3" || { s=$?; rm -f -- "$2"; exit $s; }';
+    await this.sh(script, [target, tempBeside(linkPath), linkPath]);
+  }
+
+  async readlink(linkPath: string): Promise<string | null> {
+    const r = await this.sh(`[ -L "$1" ] || exit ${MISSING}; exec readlink -- "$1"`, [linkPath], { allowFailure: true });
+    return this.orMissing(r, ["readlink", linkPath], null, r.stdout.replace(/\n$/, ""));
+  }
+
+  async exists(path: string): Promise<boolean> {
+    const r = await this.sh(`[ -e "$1" ] || [ -L "$1" ] || exit ${MISSING}`, [path], { allowFailure: true });
+    return this.orMissing(r, ["test", "-e", path], false, true);
+  }
+
+  async remove(path: string): Promise<void> {
+    assertRemovable(path);
+    await this.run(["rm", "-rf", "--", path]);
+  }
+
+  async list(dir: string): Promise<string[]> {
+    // NUL-separated: names may hold newlines. -H follows dir itself when it is a symlink, as readdir does.
+    const script = `[ -e "$1" ] || exit ${MISSING}; [ -d "$1" ] || { echo "not a directory: $1" >&2; exit 1; }; exec find -H "$1" -mindepth 1 -maxdepth 1 -printf '%f\\0'`;
+    const r = await this.sh(script, [dir], { allowFailure: true });
+    return this.orMissing(r, ["find", dir], [], r.stdout.split("\0").filter(Boolean).sort());
+  }
+
+  private orMissing<T>(r: RunResult, argv: string[], missing: T, found: T): T {
+    if (r.code === MISSING) return missing;
+    if (r.code !== 0) throw new CommandError(this.name, argv, r.code, r.stdout, r.stderr);
+    return found;
+  }
+
+  async httpGetUnix(
+    socketPath: string,
+    path: string,
+    opts: { host: string; timeoutMs: number },
+  ): Promise<HttpResponse> {
+    assertHttpGet(path, opts.host);
+    const r = await this.run(curlGetArgv(socketPath, path, opts), { allowFailure: true });
+    if (r.code !== 0) {
+      const why = r.code === CURL_TIMED_OUT ? `timed out after ${opts.timeoutMs} ms` : `curl exited ${r.code}: ${r.stderr.trim()}`;
+      throw new Error(`${this.name}: GET http://${opts.host}${path} via ${socketPath}: ${why}`);
+    }
+    return parseCurlResponse(r.stdout);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await endSsh(this.ssh);
+    if (this.jump) await endSsh(this.jump);
+  }
+}
+
+/**
+ * Decodes a stream as UTF-8 without splitting characters across chunks. With
+ * onFirstLine, the first line goes there instead of into the text.
+ */
+function collect(stream: Readable, onChunk?: (s: string) => void, onFirstLine?: (line: string) => void): { text: () => string } {
+  const decoder = new StringDecoder("utf8");
+  let head = onFirstLine ? "" : undefined;
+  let text = "";
+  stream.on("data", (b: Buffer) => {
+    let s = decoder.write(b);
+    if (head !== undefined) {
+      head += s;
+      const nl = head.indexOf("\n");
+      if (nl < 0) return;
+      s = head.slice(nl + 1);
+      onFirstLine!(head.slice(0, nl));
+      head = undefined;
+    }
+    text += s;
+    if (s) onChunk?.(s);
+  });
+  return { text: () => text + decoder.end() };
+}
+
+function tempBeside(path: string): string {
+  return posix.join(posix.dirname(path), `.${posix.basename(path)}.depl-${randomBytes(6).toString("hex")}`);
+}

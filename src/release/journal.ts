@@ -1,0 +1,84 @@
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { homedir } from "node:os";
+import { join } from "node:path";
+
+/**
+ * A long command's step journal on the deploy machine, so that
+ * `--resume` continues a failed or interrupted run from its first unfinished
+ * step. Written after every step (temp file + rename).
+ */
+export interface JournalData {
+  command: string;
+  app: string;
+  started_at: string;
+  updated_at: string;
+  status: "running" | "failed" | "done";
+  error: string | null;
+  /** The options the run started with; a resumed run uses them again. */
+  options: Record<string, string | number | boolean | null>;
+  /** Facts later steps need (version, image id...). */
+  facts: Record<string, string>;
+  done: string[];
+}
+
+export function journalDir(): string {
+  return process.env.DEPL_STATE_DIR || join(process.env.XDG_STATE_HOME || join(homedir(), ".local", "state"), "depl");
+}
+
+export class Journal {
+  private constructor(
+    private readonly path: string,
+    readonly data: JournalData,
+  ) {}
+
+  static fresh(command: string, app: string, options: JournalData["options"]): Journal {
+    const now = new Date().toISOString();
+    return new Journal(join(journalDir(), `${app}.${command}.json`), {
+      command, app, started_at: now, updated_at: now, status: "running", error: null, options, facts: {}, done: [],
+    });
+  }
+
+  static async load(command: string, app: string): Promise<Journal | null> {
+    const path = join(journalDir(), `${app}.${command}.json`);
+    try {
+      return new Journal(path, JSON.parse(await readFile(path, "utf8")) as JournalData);
+    } catch {
+      return null;
+    }
+  }
+
+  isDone(step: string): boolean {
+    return this.data.done.includes(step);
+  }
+
+  /** Runs fn unless the step is already done; records it when it ends well. */
+  async step<T>(name: string, fn: () => Promise<T>, skipped?: () => void): Promise<T | undefined> {
+    if (this.isDone(name)) {
+      skipped?.();
+      return undefined;
+    }
+    const r = await fn();
+    this.data.done.push(name);
+    await this.save();
+    return r;
+  }
+
+  async fact(key: string, value: string): Promise<void> {
+    this.data.facts[key] = value;
+    await this.save();
+  }
+
+  async finish(status: "failed" | "done", error: string | null = null): Promise<void> {
+    this.data.status = status;
+    this.data.error = error;
+    await this.save();
+  }
+
+  async save(): Promise<void> {
+    this.data.updated_at = new Date().toISOString();
+    await mkdir(journalDir(), { recursive: true, mode: 0o700 });
+    const tmp = `${this.path}.tmp`;
+    await writeFile(tmp, JSON.stringify(this.data, null, 2) + "\n", { mode: 0o600 });
+    await rename(tmp, this.path);
+  }
+}
