@@ -39,7 +39,7 @@ export interface Context extends LoadedConfig {
   verbose: boolean;
   /** config.secrets plus the secrets file's: values print as [REDACTED]. */
   secrets: Record<string, Secret>;
-  /** Progress for humans; silent with --json. */
+  /** Progress for humans, on stderr. */
   say: (msg: string) => void;
 }
 
@@ -71,7 +71,8 @@ export async function openContext(g: GlobalOptions, opts: ContextOptions = {}): 
     actor: actorName(),
     secrets,
     verbose: Boolean(g.verbose),
-    say: opts.json ? () => {} : (msg) => console.error(msg),
+    // Progress goes to stderr even with --json: stdout then holds only the JSON.
+    say: (msg) => console.error(msg),
   };
 }
 

@@ -42,6 +42,10 @@ export async function installProgram(host: Host, program: string, confPath: stri
   await reread(host);
   const r = await ctl(host, "update", program);
   if (r.code !== 0) throw new DeplError(`${host.name}: supervisorctl update ${program} failed: ${(r.stderr || r.stdout).trim()}`);
+  // update starts a new or changed program; one that was there unchanged and stopped
+  // (a failed install being retried) must be started explicitly.
+  const state = await programState(host, program);
+  if (state !== "RUNNING" && state !== "STARTING") await startProgram(host, program);
 }
 
 export async function startProgram(host: Host, program: string): Promise<void> {

@@ -3,7 +3,8 @@
 Answers "Hello from base domain" on <domain> (and on any other name, so that
 preview hosts such as <version>.<domain> work), "Hello from foo" on
 foo.<domain>, and has /health (which exercises the C extension), /error
-(always 500, for canary statistics) and /slow?ms=N.
+(always 500, for canary statistics), /slow?ms=N and /notes (SQLite in a
+shared directory).
 """
 import os
 import time
@@ -51,6 +52,23 @@ def _slow(environ, start_response):
     return _respond(start_response, "200 OK", f"slow {ms}ms from version {VERSION}\n")
 
 
+def _notes(environ, start_response):
+    """/notes/add?text=... and /notes: a SQLite database in the shared directory
+    (TESTAPP_DB), so that data written through one release is read through another."""
+    import sqlite3
+
+    db_path = os.environ.get("TESTAPP_DB")
+    if not db_path:
+        return _respond(start_response, "404 Not Found", "no TESTAPP_DB configured\n")
+    with sqlite3.connect(db_path, timeout=10) as db:
+        db.execute("CREATE TABLE IF NOT EXISTS notes (text TEXT, version TEXT)")
+        if environ.get("PATH_INFO") == "/notes/add":
+            text = parse_qs(environ.get("QUERY_STRING", "")).get("text", [""])[0]
+            db.execute("INSERT INTO notes VALUES (?, ?)", (text, VERSION))
+        rows = db.execute("SELECT text, version FROM notes ORDER BY rowid").fetchall()
+    return _respond(start_response, "200 OK", "".join(f"{t} (written by {v})\n" for t, v in rows))
+
+
 def application(environ, start_response):
     path = environ.get("PATH_INFO", "/")
     if path in _FAIL_PATHS or (_FAIL_PROXIED and "HTTP_X_REQUEST_ID" in environ):
@@ -63,5 +81,7 @@ def application(environ, start_response):
         return _respond(start_response, "500 Internal Server Error", f"error from version {VERSION}\n")
     if path == "/slow":
         return _slow(environ, start_response)
+    if path.startswith("/notes"):
+        return _notes(environ, start_response)
     who = _who(environ.get("HTTP_HOST", ""))
     return _respond(start_response, "200 OK", f"Hello from {who}\nversion {VERSION}\n")

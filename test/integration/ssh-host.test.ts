@@ -1,0 +1,318 @@
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { createServer as createHttpServer, type Server } from "node:http";
+import { mkdirSync } from "node:fs";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { connect, createServer } from "node:net";
+import { tmpdir, userInfo } from "node:os";
+import { join } from "node:path";
+import { PassThrough, Readable } from "node:stream";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { SshHostConfig } from "../../src/config/schema.js";
+import { CommandError } from "../../src/errors.js";
+import { connectHost } from "../../src/host/connect.js";
+import type { Host } from "../../src/host/host.js";
+import { SshHost } from "../../src/host/ssh.js";
+
+// A real sshd of our own on 127.0.0.1 (config, keys and authorized_keys in a temp dir).
+
+let dir: string;
+let sshd: ChildProcess;
+let sshdLog = "";
+let port: number;
+let hc: SshHostConfig;
+let host: Host;
+const user = userInfo().username;
+
+function keygen(type: string, file: string): string {
+  execFileSync("ssh-keygen", ["-q", "-t", type, "-N", "", "-C", "depl-test", "-f", file]);
+  return execFileSync("cat", [`${file}.pub`], { encoding: "utf8" }).split(" ").slice(0, 2).join(" ");
+}
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((resolve) => srv.listen(0, "127.0.0.1", resolve));
+  const { port } = srv.address() as { port: number };
+  await new Promise((resolve) => srv.close(resolve));
+  return port;
+}
+
+async function waitForBanner(p: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = connect(p, "127.0.0.1");
+      s.once("data", (b) => {
+        resolve(b.toString().startsWith("SSH-2.0"));
+        s.destroy();
+      });
+      s.once("error", () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`sshd did not start:\n${sshdLog}`);
+}
+
+async function knownHosts(name: string, line: string): Promise<string> {
+  const file = join(dir, name);
+  await writeFile(file, `# written by the test\n[127.0.0.1]:${port} ${line}\n`);
+  return file;
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "depl-sshd-"));
+  mkdirSync("/run/sshd", { recursive: true });
+  const edHostKey = keygen("ed25519", join(dir, "host_ed25519"));
+  keygen("ecdsa", join(dir, "host_ecdsa"));
+  const clientKey = keygen("ed25519", join(dir, "id_ed25519"));
+  await writeFile(join(dir, "authorized_keys"), `${clientKey}\n`);
+  port = await freePort();
+  await writeFile(
+    join(dir, "sshd_config"),
+    [
+      `Port ${port}`,
+      "ListenAddress 127.0.0.1",
+      `HostKey ${join(dir, "host_ed25519")}`,
+      `HostKey ${join(dir, "host_ecdsa")}`,
+      `AuthorizedKeysFile ${join(dir, "authorized_keys")}`,
+      `PidFile ${join(dir, "sshd.pid")}`,
+      "PasswordAuthentication no",
+      "KbdInteractiveAuthentication no",
+      "PermitRootLogin prohibit-password",
+      "StrictModes no",
+      "UsePAM no",
+      "AllowTcpForwarding yes",
+      "MaxStartups 50",
+      "",
+    ].join("\n"),
+  );
+  sshd = spawn("/usr/sbin/sshd", ["-D", "-e", "-f", join(dir, "sshd_config")], { stdio: ["ignore", "ignore", "pipe"] });
+  sshd.stderr!.on("data", (b: Buffer) => (sshdLog += b.toString()));
+  await waitForBanner(port);
+  hc = {
+    address: "127.0.0.1",
+    user,
+    port,
+    key: join(dir, "id_ed25519"),
+    known_hosts: await knownHosts("known_hosts", edHostKey),
+  };
+  host = await connectHost(hc);
+});
+
+afterAll(async () => {
+  await host?.close();
+  sshd?.kill("SIGTERM");
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe("SshHost.run", () => {
+  it("is named user@address:port", () => {
+    expect(host).toBeInstanceOf(SshHost);
+    expect(host.name).toBe(`${user}@127.0.0.1:${port}`);
+    expect(host.isLocal).toBe(false);
+  });
+
+  it("passes argv through the remote shell unchanged", async () => {
+    const words = ["", "a b", "it's", "$(touch /tmp/depl-pwned)", "`id`", "line\nbreak", "*", "~", "a=b", "ünï ✓"];
+    const r = await host.run(["printf", "%s\\0", ...words]);
+    expect(r.stdout.split("\0").slice(0, -1)).toEqual(words);
+  });
+
+  it("throws CommandError with the exit code and stderr on a non-zero exit", async () => {
+    const err = await host.run(["sh", "-c", "echo bad >&2; exit 7"]).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CommandError);
+    expect(err).toMatchObject({ code: 7, stderr: "bad\n", host: host.name });
+  });
+
+  it("succeeds when a command writes to stderr and exits 0", async () => {
+    const r = await host.run(["sh", "-c", "echo progress >&2; echo done"]);
+    expect(r).toEqual({ code: 0, stdout: "done\n", stderr: "progress\n" });
+  });
+
+  it("returns failures with allowFailure: missing program 127, signal 128+n", async () => {
+    expect((await host.run(["depl-no-such-program"], { allowFailure: true })).code).toBe(127);
+    expect((await host.run(["sh", "-c", "kill -KILL $$"], { allowFailure: true })).code).toBe(137);
+  });
+
+  it("sets env and streams output to callbacks", async () => {
+    const seen: string[] = [];
+    const r = await host.run(["sh", "-c", 'printf %s "$DEPL_X"; echo e >&2'], {
+      env: { DEPL_X: "it's $(not run)" },
+      onStdout: (s) => seen.push(`out:${s}`),
+      onStderr: (s) => seen.push(`err:${s}`),
+    });
+    expect(r.stdout).toBe("it's $(not run)");
+    expect(seen).toEqual(expect.arrayContaining(["out:it's $(not run)", "err:e\n"]));
+  });
+
+  it("feeds stdin from a string and a Buffer", async () => {
+    expect((await host.run(["cat"], { stdin: "text\n" })).stdout).toBe("text\n");
+    expect((await host.run(["cat"], { stdin: Buffer.from([0xc3, 0xbc]) })).stdout).toBe("ü");
+  });
+
+  it("streams a 20 MB stdin intact", async () => {
+    const data = randomBytes(20 * 1024 * 1024);
+    const chunks = Array.from({ length: 320 }, (_, i) => data.subarray(i * 65536, (i + 1) * 65536));
+    const errs: string[] = [];
+    const r = await host.run(["sh", "-c", "sha256sum; echo done >&2"], { stdin: Readable.from(chunks), onStderr: (s) => errs.push(s) });
+    expect(r.stdout.split(" ")[0]).toBe(createHash("sha256").update(data).digest("hex"));
+    expect(r.stderr).toBe("done\n");
+    expect(errs.join("")).toBe("done\n");
+  });
+
+  it("does not hang when the command exits without reading its stream input", async () => {
+    const source = new PassThrough();
+    source.write("never read");
+    expect((await host.run(["true"], { stdin: source })).code).toBe(0);
+    expect(source.destroyed).toBe(true);
+  });
+
+  it("stops the command and rejects with the stream's error when stdin fails", async () => {
+    const source = new PassThrough();
+    const marker = join(dir, "half-input");
+    source.write("partial\n");
+    setTimeout(() => source.destroy(new Error("docker save failed")), 300);
+    const script = 'cat > "$1.tmp" && mv "$1.tmp" "$1"';
+    await expect(host.run(["sh", "-c", script, "sh", marker], { stdin: source })).rejects.toThrow("docker save failed");
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await host.exists(marker)).toBe(false);
+  });
+
+  it("returns large multi-byte output intact", async () => {
+    const text = "ünïcødé ✓ line\n".repeat(200_000);
+    const file = join(dir, "big.txt");
+    await writeFile(file, text);
+    expect((await host.run(["cat", file])).stdout === text).toBe(true);
+  });
+
+  it("runs more commands at once than sshd's MaxSessions", async () => {
+    const results = await Promise.all(Array.from({ length: 25 }, (_, i) => host.run(["echo", String(i)])));
+    expect(results.map((r) => r.stdout.trim())).toEqual(Array.from({ length: 25 }, (_, i) => String(i)));
+  });
+});
+
+describe("SshHost files", () => {
+  it("writes atomically with the mode applied, and reads back", async () => {
+    const d = join(dir, "files");
+    await host.mkdirp(d, { mode: 0o750 });
+    expect((await host.run(["stat", "-c", "%a", d])).stdout.trim()).toBe("750");
+    const file = join(d, "release.json");
+    await host.writeFile(file, '{"a":"it\'s"}', { mode: 0o600 });
+    await host.writeFile(file, Buffer.from("two\n"), { mode: 0o640 });
+    expect(await host.readFile(file)).toBe("two\n");
+    expect((await host.run(["stat", "-c", "%a", file])).stdout.trim()).toBe("640");
+    expect(await host.list(d)).toEqual(["release.json"]);
+    expect(await host.readFile(join(d, "missing"))).toBeNull();
+    await expect(host.writeFile(join(dir, "no-dir", "f"), "x")).rejects.toBeInstanceOf(CommandError);
+  });
+
+  it("symlinkAtomic replaces a link to a directory; readlink, list, exists, remove", async () => {
+    const d = join(dir, "traffic");
+    await host.mkdirp(join(d, "v1"));
+    await host.mkdirp(join(d, "v2"));
+    const link = join(d, "live.sock");
+    await host.symlinkAtomic("v1", link);
+    await host.symlinkAtomic("v2", link);
+    expect(await host.readlink(link)).toBe("v2");
+    expect(await host.list(join(d, "v1"))).toEqual([]);
+    expect(await host.readlink(join(d, "v1"))).toBeNull();
+    expect(await host.readlink(join(d, "absent"))).toBeNull();
+    await host.writeFile(join(d, "odd\nname"), "");
+    expect(await host.list(d)).toEqual(["live.sock", "odd\nname", "v1", "v2"]);
+    expect(await host.list(join(d, "absent"))).toEqual([]);
+    await host.symlinkAtomic("nowhere", join(d, "dangling"));
+    expect(await host.exists(join(d, "dangling"))).toBe(true);
+    expect(await host.exists(join(d, "absent"))).toBe(false);
+    await host.remove(d);
+    await host.remove(d);
+    expect(await host.exists(d)).toBe(false);
+    await expect(host.remove("/")).rejects.toThrow(/refusing/);
+  });
+});
+
+describe("SshHost.httpGetUnix", () => {
+  let server: Server;
+  let sock: string;
+
+  beforeAll(async () => {
+    sock = join(dir, "app.sock");
+    server = createHttpServer((req, res) => {
+      if (req.url === "/slow") return void setTimeout(() => res.end("late"), 3_000);
+      res.setHeader("x-seen-host", req.headers.host ?? "");
+      res.statusCode = req.url === "/health" ? 200 : 404;
+      res.end(`path=${req.url}\r\n\r\nmore`);
+    });
+    await new Promise<void>((resolve) => server.listen(sock, resolve));
+  });
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it("sends the Host header over the remote unix socket and parses the response", async () => {
+    const r = await host.httpGetUnix(sock, "/health", { host: "v1.app1.localhost", timeoutMs: 5_000 });
+    expect(r.status).toBe(200);
+    expect(r.headers["x-seen-host"]).toBe("v1.app1.localhost");
+    expect(r.body).toBe("path=/health\r\n\r\nmore");
+    expect((await host.httpGetUnix(sock, "/nope", { host: "h", timeoutMs: 5_000 })).status).toBe(404);
+  });
+
+  it("enforces the timeout and reports a dead socket", async () => {
+    await expect(host.httpGetUnix(sock, "/slow", { host: "h", timeoutMs: 300 })).rejects.toThrow(/timed out after 300 ms/);
+    await expect(host.httpGetUnix(join(dir, "none.sock"), "/", { host: "h", timeoutMs: 1_000 })).rejects.toThrow(/curl exited 7/);
+  });
+});
+
+describe("SshHost host keys and jump", () => {
+  it("refuses a host whose key does not match known_hosts, naming host and file", async () => {
+    const wrong = keygen("ed25519", join(dir, "wrong"));
+    const file = await knownHosts("known_hosts_wrong", wrong);
+    const err = await connectHost({ ...hc, known_hosts: file }).catch((e: Error) => e);
+    expect((err as Error).message).toMatch(new RegExp(`^${user}@127\\.0\\.0\\.1:${port}: host key check against ${file} failed: HOST KEY MISMATCH`));
+    expect((err as Error).message).not.toContain("\n");
+  });
+
+  it("refuses an unknown host and a missing known_hosts file", async () => {
+    const empty = join(dir, "known_hosts_empty");
+    await writeFile(empty, "");
+    await expect(connectHost({ ...hc, known_hosts: empty })).rejects.toThrow(`no host key for [127.0.0.1]:${port} in ${empty}`);
+    await expect(connectHost({ ...hc, known_hosts: join(dir, "absent") })).rejects.toThrow(/cannot read known_hosts file/);
+  });
+
+  it("asks for the key type known_hosts holds when the server has several", async () => {
+    const ecdsa = (await readFile(join(dir, "host_ecdsa.pub"), "utf8")).split(" ").slice(0, 2).join(" ");
+    const other = await connectHost({ ...hc, known_hosts: await knownHosts("known_hosts_ecdsa", ecdsa) });
+    expect((await other.run(["echo", "ok"])).stdout).toBe("ok\n");
+    await other.close();
+  });
+
+  it("connects through a jump host", async () => {
+    const via = await connectHost({ ...hc, jump: { address: "127.0.0.1", port, user, key: hc.key } });
+    expect(via.name).toBe(host.name);
+    expect((await via.run(["sh", "-c", "echo $SSH_CONNECTION"])).stdout).toMatch(/^127\.0\.0\.1 \d+ 127\.0\.0\.1 \d+\n$/);
+    expect(await via.readFile(join(dir, "big.txt"))).toBe("ünïcødé ✓ line\n".repeat(200_000));
+    await via.close();
+  });
+
+  it("checks the jump host's key too", async () => {
+    const wrong = keygen("ed25519", join(dir, "wrong2"));
+    const file = await knownHosts("known_hosts_jump", wrong);
+    await expect(connectHost({ ...hc, known_hosts: file, jump: { address: "127.0.0.1", port, user } })).rejects.toThrow(
+      /host key check .* failed: HOST KEY MISMATCH/,
+    );
+  });
+
+  it("reports a key the server does not accept", async () => {
+    keygen("ed25519", join(dir, "stranger"));
+    await expect(connectHost({ ...hc, key: join(dir, "stranger") })).rejects.toThrow(
+      new RegExp(`^${user}@127\\.0\\.0\\.1:${port}: cannot connect: All configured authentication methods failed`),
+    );
+    await expect(connectHost({ ...hc, key: join(dir, "absent-key") })).rejects.toThrow(new RegExp(`^${user}@127\\.0\\.0\\.1:${port}: cannot read ssh key .*absent-key`));
+  });
+
+  it("fails runs after close", async () => {
+    const h = await connectHost(hc);
+    await h.close();
+    await expect(h.run(["true"])).rejects.toThrow(/connection already closed/);
+  });
+});
