@@ -2,22 +2,24 @@
 // between two versions, by depl's symlink renames and, for comparison, by
 // rewriting the upstream and reloading nginx. Prints figures; asserts nothing.
 import { execFileSync, spawn } from "node:child_process";
+import { request } from "undici";
 import { writeFileSync, mkdirSync, rmSync } from "node:fs";
 import { loadConfig } from "../src/config/load.js";
 import { LocalHost } from "../src/host/local.js";
 import { layout } from "../src/release/layout.js";
 import { canary, canaryStop, promote } from "../src/release/promote.js";
+import { setLive } from "../src/switch/traffic.js";
 
 const APP = "bench";
 const DOMAIN = "bench.localhost";
 const ROOT = "/srv/depl-bench";
 const RELOAD_PORT = 8181;
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 25);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 20);
 const dir = "/tmp/depl-bench";
 const repo = new URL("..", import.meta.url).pathname;
 
-const sh = (cmd: string) => execFileSync("sh", ["-c", cmd], { encoding: "utf8" });
+const sh = (cmd: string) => execFileSync("sh", ["-c", cmd], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
 const deplCli = (...args: string[]) =>
   execFileSync(process.execPath, ["--import", "tsx", `${repo}src/cli.ts`, "-c", `${dir}/depl.yml`, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
 
@@ -47,8 +49,14 @@ function wrk(port: number, seconds: number): Promise<WrkResult> {
 }
 
 async function servedOn(port: number): Promise<string | null> {
-  const r = sh(`curl -s -D - -o /dev/null -H 'Host: ${DOMAIN}' -H 'Cookie: depl_bucket=42' http://127.0.0.1:${port}/ || true`);
-  return /^x-depl-version:\s*(\S+)/im.exec(r)?.[1] ?? null;
+  try {
+    const r = await request(`http://127.0.0.1:${port}/`, { headers: { host: DOMAIN, cookie: "depl_bucket=42" }, reset: true });
+    await r.body.dump();
+    const v = r.headers["x-depl-version"];
+    return typeof v === "string" ? v : null;
+  } catch {
+    return null;
+  }
 }
 
 async function timeUntilServed(port: number, version: string, start: number): Promise<number> {
@@ -93,6 +101,22 @@ async function main() {
   }
   const deplResult = await deplLoad;
 
+  // The switch alone: one rename of live.sock, without promote's health checks.
+  const renameLoad = wrk(80, SECONDS);
+  const renameSwitch: number[] = [];
+  let renames = 0;
+  const until3 = Date.now() + (SECONDS - 2) * 1000;
+  while (Date.now() < until3) {
+    const start = performance.now();
+    await setLive(host, l, target);
+    renameSwitch.push(await timeUntilServed(80, target, start));
+    renames++;
+    target = target === a ? b : a;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const renameResult = await renameLoad;
+  await promote(args, a);
+
   // nginx reload: the upstream socket path rewritten in the config, then `nginx -s reload`.
   const conf = "/etc/nginx/conf.d/depl-bench-reload.conf";
   const site = (v: string) => `server {\n  listen ${RELOAD_PORT};\n  location / {\n    proxy_pass http://unix:${l.socket(v)}:;\n    proxy_set_header Host ${DOMAIN};\n  }\n}\n`;
@@ -123,12 +147,16 @@ async function main() {
     `${q.p50.padStart(8)} ${q.p99.padStart(8)}  ${r.p50.padStart(8)} ${r.p99.padStart(8)}  ${median(sw).toFixed(1).padStart(7)} ${p99(sw).toFixed(1).padStart(7)}`;
   console.log("");
   console.log(`${"method".padEnd(28)} ${"changes".padStart(7)} ${"requests".padStart(9)} ${"failed".padStart(7)}  ${"p50 idle".padStart(8)} ${"p99 idle".padStart(8)}  ${"p50 sw".padStart(8)} ${"p99 sw".padStart(8)}  ${"ms med".padStart(7)} ${"ms p99".padStart(7)}`);
-  console.log(row("depl (symlink rename)", changes, quiet, deplResult, deplSwitch));
+  console.log(row("depl promote/canary/stop", changes, quiet, deplResult, deplSwitch));
+  console.log(row("depl rename only (setLive)", renames, quiet, renameResult, renameSwitch));
   console.log(row("nginx config + reload", reloads, reloadQuiet, reloadResult, reloadSwitch));
   console.log("");
-  console.log("changes: traffic changes made during the run (depl: promote, canary 10%, canary stop in turn).");
-  console.log("failed: socket errors + non-2xx answers seen by wrk. ms: from the command's start to the new version answering a new connection (promote / reload only).");
-  console.log(`depl ${deplResult.rps} req/s, reload ${reloadResult.rps} req/s under switching.`);
+  console.log("changes: traffic changes made during the run (depl: the real promote, canary 10%, canary --stop operations in turn,");
+  console.log("  each with its health check of the target over its socket and promote's check through nginx).");
+  console.log("failed: socket errors + non-2xx answers seen by wrk.");
+  console.log("ms med / p99: from the start of the promote (or rename, or config rewrite + reload) to the new version");
+  console.log("  answering a new connection through nginx; promote's figure includes its health checks under load.");
+  console.log(`req/s under switching: depl ${deplResult.rps}, rename only ${renameResult.rps}, reload ${reloadResult.rps}.`);
 
   await host.run(["sh", "-c", `rm -f /etc/nginx/conf.d/depl-${APP}.conf; nginx -s reload; for p in $(supervisorctl status | awk '/^${APP}-/{print $1}'); do supervisorctl stop $p; rm -f /etc/supervisor/conf.d/depl-$p.conf; done; supervisorctl reread; supervisorctl update; rm -rf ${ROOT}`], { allowFailure: true });
 }

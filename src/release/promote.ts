@@ -62,6 +62,7 @@ export async function promote(a: TrafficArgs, version: string, action: "promote"
   if (check.status !== 200 || check.version !== version) {
     const why = `nginx served ${check.version ?? "no version"} with status ${check.status || "none"}`;
     if (before.live) await setLive(host, l, before.live);
+    else await host.remove(l.liveLink); // there was no live version: serve none rather than a broken one
     await audit(host, l, { actor: a.actor, action, version, from: before.live, to: version, result: "failed", detail: `post-switch check failed (${why}); restored ${before.live ?? "nothing"}` });
     await saveState(a);
     throw new DeplError(`${host.name}: after switching to ${version}, ${why}; switched back to ${before.live ?? "no live version"}`);
