@@ -119,6 +119,11 @@ export async function installRelease(a: InstallArgs): Promise<ReleaseMeta> {
   if (!health.ok) {
     await fail(`failed its health check: ${health.reason}`, `--- last lines of ${l.releaseLog(version)} ---\n${await logTail(host, l.releaseLog(version))}`);
   }
+  // supervisord calls a program RUNNING only after startsecs: until then it may still be retried.
+  const settled = await waitRunning(host, program, 15_000);
+  if (settled !== "RUNNING") {
+    await fail(`did not stay up under supervisord (${settled})`, `--- last lines of ${l.releaseLog(version)} ---\n${await logTail(host, l.releaseLog(version))}`);
+  }
 
   for (const name of Object.keys(config.processes)) {
     const worker = programName(config.app, version, name);
@@ -137,6 +142,15 @@ export async function installRelease(a: InstallArgs): Promise<ReleaseMeta> {
   });
   await audit(host, l, { actor: a.actor, action: "install", version, result: "ok" });
   return done;
+}
+
+async function waitRunning(host: Host, program: string, timeoutMs: number): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const state = await programState(host, program);
+    if (state !== "STARTING" || Date.now() > deadline) return state;
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }
 
 /** Writes a process's run script and supervisord program, and starts it. */
