@@ -63,9 +63,10 @@ program
 
 program
   .command("promote")
-  .argument("<version>", "an installed, healthy version")
+  .argument("[version]", "an installed, healthy version")
   .description("serve <version> on the base domain (one atomic switch, no reload); the old live version stays warm as previous")
-  .action(async (version) => (await import("./commands/traffic.js")).promote(globals(), version));
+  .option("--resume", "finish the last failed or interrupted promote (remaining hosts, post_promote hook)")
+  .action(async (version, o) => (await import("./commands/traffic.js")).promote(globals(), version, o));
 
 program
   .command("rollback")

@@ -3,19 +3,42 @@ import { canary as startCanary, canaryStop, promote as promoteOp, rollback as ro
 import { assertVersion } from "../release/version.js";
 import { UsageError } from "../errors.js";
 import { runMachineHook } from "../release/hooks.js";
+import { Journal } from "../release/journal.js";
 import { withContext, withLocks, type Context, type GlobalOptions } from "./context.js";
 
 const argsFor = (ctx: Context) => ctx.hosts.map((host) => ({ config: ctx.config, layout: ctx.layout, host, actor: ctx.actor, say: ctx.say }));
 
-export async function promote(g: GlobalOptions, version: string): Promise<void> {
-  assertVersion(version);
+/**
+ * pre_promote, the switch on each host, post_promote: steps of a journal, so
+ * that `--resume` finishes a promote that failed or was interrupted midway
+ * (on some hosts only, or before its post_promote hook).
+ */
+export async function promote(g: GlobalOptions, given: string | undefined, o: { resume?: boolean } = {}): Promise<void> {
+  if (o.resume && given !== undefined) throw new UsageError("depl promote --resume takes no version: it finishes the interrupted one");
+  if (!o.resume && given === undefined) throw new UsageError("usage: depl promote <version> (or depl promote --resume)");
+  if (given !== undefined) assertVersion(given);
   await withContext(g, {}, async (ctx) => {
+    let journal: Journal;
+    if (o.resume) {
+      const found = await Journal.load("promote", ctx.config.app);
+      if (!found || found.data.status === "done") throw new UsageError(`no failed or interrupted promote of ${ctx.config.app} to resume`);
+      journal = found;
+    } else {
+      journal = Journal.fresh("promote", ctx.config.app, { version: given! });
+    }
+    const version = journal.data.options.version as string;
     const hookOpts = { cwd: ctx.dir, say: ctx.say };
     await withLocks(ctx, `promote ${version}`, g.wait, async () => {
-      await runMachineHook(ctx.config, "pre_promote", { DEPL_VERSION: version }, hookOpts);
-      for (const a of argsFor(ctx)) await promoteOp(a, version);
-      await runMachineHook(ctx.config, "post_promote", { DEPL_VERSION: version }, hookOpts);
-    });
+      try {
+        await journal.step("pre_promote", () => runMachineHook(ctx.config, "pre_promote", { DEPL_VERSION: version }, hookOpts));
+        for (const a of argsFor(ctx)) await journal.step(`switch:${a.host.name}`, () => promoteOp(a, version));
+        await journal.step("post_promote", () => runMachineHook(ctx.config, "post_promote", { DEPL_VERSION: version }, hookOpts));
+        await journal.finish("done");
+      } catch (e) {
+        await journal.finish("failed", (e as Error).message.split("\n")[0]!);
+        throw e;
+      }
+    }, o.resume ? "promote" : undefined);
     console.log(`Version ${version} is live: http://${ctx.config.domain}${ctx.config.nginx.listen === 80 ? "" : `:${ctx.config.nginx.listen}`}/`);
   });
 }
