@@ -59,6 +59,8 @@ export async function installRelease(a: InstallArgs): Promise<ReleaseMeta> {
 
   const gid = await nginxGid(host);
   const program = programName(config.app, version);
+  const already = await alreadyServing(a, program);
+  if (already) return already;
   await host.run(["install", "-d", "-m", "0755", l.release(version), l.logDir, l.supervisorDir]);
   // setgid: the socket gunicorn creates inherits nginx's group; mode 2750 keeps others out.
   await host.run(["install", "-d", "-m", "2750", "-o", String(config.run.uid), "-g", String(gid), l.sockDir(version)]);
@@ -142,6 +144,21 @@ export async function installRelease(a: InstallArgs): Promise<ReleaseMeta> {
   });
   await audit(host, l, { actor: a.actor, action: "install", version, result: "ok" });
   return done;
+}
+
+/**
+ * An installed version that is running and healthy is left as it is (its
+ * socket may be carrying live traffic): installing it again only re-routes it.
+ */
+async function alreadyServing(a: InstallArgs, program: string): Promise<ReleaseMeta | null> {
+  const { host, layout: l, config, version } = a;
+  const meta = await readRelease(host, l, version);
+  if (meta?.state !== "installed" || (await programState(host, program)) !== "RUNNING") return null;
+  const h = await waitHealthy(host, { socketPath: l.socket(version), path: config.health.path, hostHeader: config.domain, timeoutMs: 5000, concurrency: 1 });
+  if (!h.ok) return null;
+  a.say(`${host.name}: ${version} is already installed and healthy`);
+  await routeVersion(host, l, version);
+  return meta;
 }
 
 async function waitRunning(host: Host, program: string, timeoutMs: number): Promise<string> {

@@ -85,6 +85,15 @@ describe("the running version", () => {
     expect(labels).toHaveProperty("depl.git.commit");
   });
 
+  it("installing a running, healthy version again leaves it serving", async () => {
+    const before = statSync(`${E2E.root}/${E2E.app}/releases/${version}/sock/app.sock`).ino;
+    const r = await depl(["-c", config, "install", version]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`${version} is already installed and healthy`);
+    expect(statSync(`${E2E.root}/${E2E.app}/releases/${version}/sock/app.sock`).ino).toBe(before);
+    expect((await get(E2E.port, `${version}.${E2E.domain}`)).status).toBe(200);
+  });
+
   it("shares the socket with nginx's group only", () => {
     const dir = `${E2E.root}/${E2E.app}/releases/${version}/sock`;
     const gid = Number(sh("getent group www-data").split(":")[2]);
