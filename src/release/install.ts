@@ -130,6 +130,11 @@ export async function installRelease(a: InstallArgs): Promise<ReleaseMeta> {
   for (const name of Object.keys(config.processes)) {
     const worker = programName(config.app, version, name);
     await installProcess(host, l, config, version, name, workerRunArgv(proc, name));
+    const state = await waitRunning(host, worker, 15_000);
+    if (state !== "RUNNING") {
+      const log = l.processLog(version, name);
+      await fail(`worker ${name} did not stay up under supervisord (${state})`, `--- last lines of ${log} ---\n${await logTail(host, log)}`);
+    }
     a.say(`${host.name}: started ${worker}`);
   }
 

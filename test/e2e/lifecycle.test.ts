@@ -59,6 +59,17 @@ describe("processes, shared data and secrets", () => {
     expect(readFileSync(`${base}/shared/data/worker-heartbeat`, "utf8")).toMatch(new RegExp(`^${a.replace(/\./g, "\\.")} \\d+`));
   });
 
+  it("shows each process's log", async () => {
+    const worker = await run(["logs", a, "--process", "worker"]);
+    expect(worker.code, worker.stderr).toBe(0);
+    expect(worker.stdout).toContain(`worker of version ${a} started`);
+    const web = await run(["logs", a, "-n", "500"]);
+    expect(web.stdout).toMatch(/GET \/health/);
+    const bad = await run(["logs", a, "--process", "nope"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/unknown process "nope": expected web or worker/);
+  });
+
   it("gives the secret to the container at run time and nowhere else", async () => {
     const r = await run(["exec", a, "--", "sh", "-c", 'printf %s "$SECRET_TOKEN" | sha256sum']);
     expect(r.code, r.stderr).toBe(0);

@@ -125,6 +125,17 @@ describe("canary", () => {
   });
 });
 
+describe("promoting the canary version", () => {
+  it("ends the canary and makes it live; rollback goes back", async () => {
+    expect((await depl(["-c", config, "canary", v2, "10%"])).code).toBe(0);
+    expect((await depl(["-c", config, "promote", v2])).code).toBe(0);
+    expect(traffic()).toMatchObject({ live: v2, previous: v1, canary: null });
+    for (const bucket of ["00", "05", "42"]) expect((await live({ cookie: `depl_bucket=${bucket}` })).version).toBe(v2);
+    expect((await depl(["-c", config, "rollback"])).code).toBe(0);
+    expect((await live()).version).toBe(v1);
+  });
+});
+
 describe("bad input leaves traffic untouched", () => {
   it.each(["0%", "105%", "5", "abc%", "-1%"])("canary %s is a usage error (exit 2)", async (pct) => {
     const before = traffic();
