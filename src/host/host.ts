@@ -42,6 +42,8 @@ export interface Host {
   mkdirp(path: string, opts?: { mode?: number }): Promise<void>;
   /** Points linkPath at target with one rename(2): readers never see it missing. */
   symlinkAtomic(target: string, linkPath: string): Promise<void>;
+  /** symlinkAtomic for each pair, in order, in one round trip where the host is remote. */
+  symlinksAtomic(links: readonly { target: string; linkPath: string }[]): Promise<void>;
   /** The symlink's target, or null when linkPath is not a symlink. */
   readlink(linkPath: string): Promise<string | null>;
   exists(path: string): Promise<boolean>;

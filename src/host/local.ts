@@ -106,6 +106,10 @@ export class LocalHost implements Host {
     }
   }
 
+  async symlinksAtomic(links: readonly { target: string; linkPath: string }[]): Promise<void> {
+    for (const { target, linkPath } of links) await this.symlinkAtomic(target, linkPath);
+  }
+
   async readlink(linkPath: string): Promise<string | null> {
     try {
       return await readlink(linkPath);

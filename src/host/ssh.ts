@@ -140,6 +140,14 @@ export class SshHost implements Host {
     await this.sh(script, [target, tempBeside(linkPath), linkPath]);
   }
 
+  async symlinksAtomic(links: readonly { target: string; linkPath: string }[]): Promise<void> {
+    if (links.length === 0) return;
+    // Each link is still its own rename(2); only the round trips are shared.
+    const script =
+      'while [ $# -gt 0 ]; do ln -sfn -- "$1" "$2" && mv -fT -- "$2" "$3" || { s=$?; rm -f -- "$2"; exit $s; }; shift 3; done';
+    await this.sh(script, links.flatMap(({ target, linkPath }) => [target, tempBeside(linkPath), linkPath]));
+  }
+
   async readlink(linkPath: string): Promise<string | null> {
     const r = await this.sh(`[ -L "$1" ] || exit ${MISSING}; exec readlink -- "$1"`, [linkPath], { allowFailure: true });
     return this.orMissing(r, ["readlink", linkPath], null, r.stdout.replace(/\n$/, ""));

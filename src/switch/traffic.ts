@@ -85,9 +85,19 @@ async function readBucketLinks(host: Host, l: Layout): Promise<(string | null)[]
   return buckets;
 }
 
+/** Runs the ops in order; consecutive link moves share one round trip (one command over SSH). */
 async function execute(host: Host, ops: readonly LinkOp[]): Promise<void> {
+  let batch: { target: string; linkPath: string }[] = [];
+  const flush = async () => {
+    await host.symlinksAtomic(batch);
+    batch = [];
+  };
   for (const op of ops) {
-    if (op.op === "link") await host.symlinkAtomic(op.target, op.path);
-    else await host.remove(op.path);
+    if (op.op === "link") batch.push({ target: op.target, linkPath: op.path });
+    else {
+      await flush();
+      await host.remove(op.path);
+    }
   }
+  await flush();
 }

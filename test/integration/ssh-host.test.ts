@@ -228,6 +228,19 @@ describe("SshHost files", () => {
     expect(await host.exists(d)).toBe(false);
     await expect(host.remove("/")).rejects.toThrow(/refusing/);
   });
+
+  it("symlinksAtomic moves many links in one command, in order", async () => {
+    const d = join(dir, "buckets");
+    await host.mkdirp(d);
+    const links = Array.from({ length: 100 }, (_, i) => ({ target: i < 5 ? "../canary.sock" : "../live.sock", linkPath: join(d, `${String(i).padStart(2, "0")}.sock`) }));
+    await host.symlinksAtomic(links);
+    expect(await host.readlink(join(d, "04.sock"))).toBe("../canary.sock");
+    expect(await host.readlink(join(d, "99.sock"))).toBe("../live.sock");
+    expect((await host.list(d)).length).toBe(100);
+    await host.symlinksAtomic([]);
+    await expect(host.symlinksAtomic([{ target: "x", linkPath: join(dir, "no-dir", "l") }])).rejects.toBeInstanceOf(CommandError);
+    await host.remove(d);
+  });
 });
 
 describe("SshHost.httpGetUnix", () => {

@@ -52,6 +52,7 @@ class FakeHost implements Host {
   }
   async mkdirp(): Promise<void> {}
   async symlinkAtomic(): Promise<void> {}
+  async symlinksAtomic(): Promise<void> {}
   async readlink(): Promise<string | null> {
     return null;
   }
