@@ -89,6 +89,11 @@ export async function withContext<T>(
   }
 }
 
+/** What an operation on one host needs, for each of the context's hosts. */
+export function hostArgs(ctx: Context) {
+  return ctx.hosts.map((host) => ({ config: ctx.config, layout: ctx.layout, host, actor: ctx.actor, say: ctx.say }));
+}
+
 export function previewUrl(config: { domain: string; nginx: { listen: number } }, version: string): string {
   const port = config.nginx.listen === 80 ? "" : `:${config.nginx.listen}`;
   return `http://${version}.${config.domain}${port}/`;

@@ -1,15 +1,13 @@
 import { prune as pruneOp, removeRelease } from "../release/retire.js";
 import { assertVersion } from "../release/version.js";
 import { UsageError } from "../errors.js";
-import { withContext, withLocks, type Context, type GlobalOptions } from "./context.js";
-
-const argsFor = (ctx: Context) => ctx.hosts.map((host) => ({ config: ctx.config, layout: ctx.layout, host, actor: ctx.actor, say: ctx.say }));
+import { hostArgs, withContext, withLocks, type Context, type GlobalOptions } from "./context.js";
 
 export async function remove(g: GlobalOptions, version: string): Promise<void> {
   assertVersion(version);
   await withContext(g, {}, async (ctx) => {
     await withLocks(ctx, `remove ${version}`, g.wait, async () => {
-      for (const a of argsFor(ctx)) await removeRelease(a, version);
+      for (const a of hostArgs(ctx)) await removeRelease(a, version);
     });
     console.log(`Removed ${version}`);
   });
@@ -26,7 +24,7 @@ export async function pruneWith(ctx: Context, o: { keep?: string; keepDays?: str
   const keep = positive("--keep", o.keep) ?? ctx.config.retention.keep;
   const keepDays = positive("--keep-days", o.keepDays) ?? ctx.config.retention.keep_days ?? null;
   const gone = new Set<string>();
-  for (const a of argsFor(ctx)) for (const v of await pruneOp(a, { keep, keepDays, now: new Date() })) gone.add(v);
+  for (const a of hostArgs(ctx)) for (const v of await pruneOp(a, { keep, keepDays, now: new Date() })) gone.add(v);
   return [...gone];
 }
 

@@ -4,9 +4,7 @@ import { assertVersion } from "../release/version.js";
 import { UsageError } from "../errors.js";
 import { runMachineHook } from "../release/hooks.js";
 import { Journal } from "../release/journal.js";
-import { withContext, withLocks, type Context, type GlobalOptions } from "./context.js";
-
-const argsFor = (ctx: Context) => ctx.hosts.map((host) => ({ config: ctx.config, layout: ctx.layout, host, actor: ctx.actor, say: ctx.say }));
+import { hostArgs, withContext, withLocks, type GlobalOptions } from "./context.js";
 
 /**
  * pre_promote, the switch on each host, post_promote: steps of a journal, so
@@ -31,7 +29,7 @@ export async function promote(g: GlobalOptions, given: string | undefined, o: { 
     await withLocks(ctx, `promote ${version}`, g.wait, async () => {
       try {
         await journal.step("pre_promote", () => runMachineHook(ctx.config, "pre_promote", { DEPL_VERSION: version }, hookOpts));
-        for (const a of argsFor(ctx)) await journal.step(`switch:${a.host.name}`, () => promoteOp(a, version));
+        for (const a of hostArgs(ctx)) await journal.step(`switch:${a.host.name}`, () => promoteOp(a, version));
         await journal.step("post_promote", () => runMachineHook(ctx.config, "post_promote", { DEPL_VERSION: version }, hookOpts));
         await journal.finish("done");
       } catch (e) {
@@ -48,7 +46,7 @@ export async function rollback(g: GlobalOptions, version: string | undefined): P
   await withContext(g, {}, async (ctx) => {
     let target = "";
     await withLocks(ctx, "rollback", g.wait, async () => {
-      for (const a of argsFor(ctx)) target = await rollbackOp(a, version);
+      for (const a of hostArgs(ctx)) target = await rollbackOp(a, version);
       await runMachineHook(ctx.config, "post_rollback", { DEPL_VERSION: target }, { cwd: ctx.dir, say: ctx.say });
     });
     console.log(`Rolled back: version ${target} is live`);
@@ -60,7 +58,7 @@ export async function canary(g: GlobalOptions, version: string | undefined, perc
     if (version !== undefined) throw new UsageError("depl canary --stop takes no version or percentage");
     await withContext(g, {}, async (ctx) => {
       await withLocks(ctx, "canary --stop", g.wait, async () => {
-        for (const a of argsFor(ctx)) await canaryStop(a);
+        for (const a of hostArgs(ctx)) await canaryStop(a);
       });
       console.log("Canary stopped: every client is served the live version");
     });
@@ -71,7 +69,7 @@ export async function canary(g: GlobalOptions, version: string | undefined, perc
   const n = parsePercent(percent);
   await withContext(g, {}, async (ctx) => {
     await withLocks(ctx, `canary ${version} ${n}%`, g.wait, async () => {
-      for (const a of argsFor(ctx)) await startCanary(a, version, n);
+      for (const a of hostArgs(ctx)) await startCanary(a, version, n);
     });
     console.log(`Canary: ${n}% of clients are served ${version}`);
   });
