@@ -52,7 +52,7 @@ export async function buildVersion(ctx: Context, o: BuildOptions & { branch?: st
 }
 
 export async function build(g: GlobalOptions, o: BuildOptions): Promise<void> {
-  await withContext(g, o, async (ctx) => {
+  await withContext(g, {}, async (ctx) => {
     const b = await buildVersion(ctx, o);
     if (o.json) console.log(JSON.stringify(b));
     else console.log(`Built ${b.image} (${(b.sizeBytes / 1e6).toFixed(0)} MB)`);

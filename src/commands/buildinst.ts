@@ -28,28 +28,29 @@ function keepDaysOf(v: string | undefined): number | null {
 export async function buildinst(g: GlobalOptions, o: BuildinstOptions): Promise<void> {
   keepDaysOf(o.keepDays);
   if (o.branch) branchToVersion(o.branch); // a bad branch name fails before anything starts
-  await withContext(g, o, async (ctx) => {
-    let journal: Journal;
+  if (o.resume && (o.branch || o.versionName || o.keepDays)) throw new UsageError("--resume reuses the interrupted run's options: give no others");
+  await withContext(g, {}, async (ctx) => {
+    const journal = await Journal.open("buildinst", ctx.config.app, Boolean(o.resume), {
+      branch: o.branch ?? null,
+      keepDays: o.keepDays ?? null,
+      versionName: o.versionName ?? null,
+    });
     if (o.resume) {
-      if (o.branch || o.versionName || o.keepDays) throw new UsageError("--resume reuses the interrupted run's options: give no others");
-      const found = await Journal.load("buildinst", ctx.config.app);
-      if (!found || found.data.status === "done") throw new UsageError(`no failed or interrupted buildinst of ${ctx.config.app} to resume`);
-      journal = found;
-      ctx.say(`resuming the buildinst of ${found.data.started_at} (${found.data.status}; done: ${found.data.done.join(", ") || "nothing"})`);
-    } else {
-      journal = Journal.fresh("buildinst", ctx.config.app, { branch: o.branch ?? null, keepDays: o.keepDays ?? null, versionName: o.versionName ?? null });
+      const d = journal.data;
+      ctx.say(`resuming the buildinst of ${d.started_at} (${d.status}; done: ${d.done.join(", ") || "nothing"})`);
     }
     const opts = journal.data.options;
     const branch = (opts.branch as string | null) ?? undefined;
+    const alias = branch ? branchToVersion(branch) : null;
     const keepDays = keepDaysOf((opts.keepDays as string | null) ?? undefined);
-    const takeOver = o.resume ? "buildinst" : undefined;
 
-    await withLocks(ctx, o.resume ? "buildinst --resume" : "buildinst", g.wait, async () => {
-      try {
+    await withLocks(ctx, o.resume ? "buildinst --resume" : "buildinst", g.wait, () =>
+      journal.run(async () => {
         const version = journal.data.facts.version ?? (await chooseVersion(ctx, { versionName: (opts.versionName as string | null) ?? undefined }));
         await journal.fact("version", version);
+        // An image removed or rebuilt since the interrupted run is built again.
         const localId = await imageIdOn(new LocalHost(), `${ctx.config.app}:${version}`);
-        if (journal.isDone("build") && localId !== journal.data.facts.imageId) journal.data.done = journal.data.done.filter((s) => s !== "build");
+        if (localId !== journal.data.facts.imageId) journal.redo("build");
         await journal.step(
           "build",
           async () => {
@@ -59,19 +60,13 @@ export async function buildinst(g: GlobalOptions, o: BuildinstOptions): Promise<
           () => ctx.say(`reusing the image built before: ${ctx.config.app}:${version}`),
         );
         const keepUntil = keepDays ? new Date(Date.now() + keepDays * 86_400_000).toISOString() : null;
-        for (const host of ctx.hosts) {
-          await installOn(ctx, host, version, { keepUntil, alias: branch ? branchToVersion(branch) : null, journal });
-        }
+        for (const host of ctx.hosts) await installOn(ctx, host, version, { keepUntil, alias, journal });
         await journal.step("prune", async () => {
           const gone = await pruneWith(ctx, {});
           if (gone.length) ctx.say(`pruned ${gone.join(", ")}`);
         });
-        await journal.finish("done");
-        reportInstalled(ctx, version, o.json, branch ? branchToVersion(branch) : null);
-      } catch (e) {
-        await journal.finish("failed", (e as Error).message.split("\n")[0]!);
-        throw e;
-      }
-    }, takeOver);
+        reportInstalled(ctx, version, o.json, alias);
+      }),
+    o.resume ? "buildinst" : undefined);
   });
 }

@@ -48,7 +48,6 @@ export function actorName(): string {
 }
 
 export interface ContextOptions {
-  json?: boolean;
   /** Top-level keys that replace the file's (validated with it), e.g. hosts from --host. */
   override?: Record<string, unknown>;
 }
@@ -94,9 +93,10 @@ export function hostArgs(ctx: Context) {
   return ctx.hosts.map((host) => ({ config: ctx.config, layout: ctx.layout, host, actor: ctx.actor, say: ctx.say }));
 }
 
-export function previewUrl(config: { domain: string; nginx: { listen: number } }, version: string): string {
+/** http://<domain>/ or, with a label (a version or branch), its preview http://<label>.<domain>/. */
+export function siteUrl(config: { domain: string; nginx: { listen: number } }, label?: string): string {
   const port = config.nginx.listen === 80 ? "" : `:${config.nginx.listen}`;
-  return `http://${version}.${config.domain}${port}/`;
+  return `http://${label ? `${label}.` : ""}${config.domain}${port}/`;
 }
 
 /** Runs fn holding the app's lock on every host; a second mutating command is refused at once (or waits with --wait). */

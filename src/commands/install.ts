@@ -6,7 +6,7 @@ import type { Host } from "../host/host.js";
 import { LocalHost } from "../host/local.js";
 import type { Journal } from "../release/journal.js";
 import { replaceBranchRelease } from "../release/branch.js";
-import { previewUrl, withContext, withLocks, type Context, type GlobalOptions } from "./context.js";
+import { siteUrl, withContext, withLocks, type Context, type GlobalOptions } from "./context.js";
 
 export interface InstallOptions {
   json?: boolean;
@@ -37,14 +37,14 @@ export async function installOn(ctx: Context, host: Host, version: string, o: In
 }
 
 export function reportInstalled(ctx: Context, version: string, json?: boolean, alias?: string | null): void {
-  const url = previewUrl(ctx.config, alias ?? version);
+  const url = siteUrl(ctx.config, alias ?? version);
   if (json) console.log(JSON.stringify({ version, ...(alias ? { branch: alias } : {}), url }));
   else console.log(`Version ${alias ? `${version} (branch ${alias})` : version} is successfully installed: ${url}`);
 }
 
 export async function install(g: GlobalOptions, version: string, o: InstallOptions): Promise<void> {
   assertVersion(version);
-  await withContext(g, o, async (ctx) => {
+  await withContext(g, {}, async (ctx) => {
     assertVersion(version, ctx.config.subdomains);
     await withLocks(ctx, `install ${version}`, g.wait, async () => {
       for (const host of ctx.hosts) await installOn(ctx, host, version);

@@ -1,7 +1,7 @@
 import { inventory, type ReleaseRow } from "../release/inventory.js";
 import { readAudit, type AuditEntry } from "../release/audit.js";
 import { UsageError } from "../errors.js";
-import { previewUrl, withContext, type GlobalOptions } from "./context.js";
+import { siteUrl, withContext, type GlobalOptions } from "./context.js";
 
 /** Columns of text, left-aligned. Pure. */
 export function table(header: string[], rows: string[][]): string {
@@ -12,11 +12,11 @@ export function table(header: string[], rows: string[][]): string {
 const mb = (b: number | null) => (b === null ? "-" : `${Math.round(b / 1e6)} MB`);
 
 export async function list(g: GlobalOptions, o: { json?: boolean }): Promise<void> {
-  await withContext(g, o, async (ctx) => {
+  await withContext(g, {}, async (ctx) => {
     const all: (ReleaseRow & { url: string })[] = [];
     for (const host of ctx.hosts) {
       const { rows } = await inventory(host, ctx.config, ctx.layout);
-      all.push(...rows.map((r) => ({ ...r, url: previewUrl(ctx.config, r.version) })));
+      all.push(...rows.map((r) => ({ ...r, url: siteUrl(ctx.config, r.version) })));
     }
     if (o.json) {
       console.log(JSON.stringify(all, null, 2));
@@ -65,7 +65,7 @@ function summarize(x: unknown): string {
 export async function history(g: GlobalOptions, o: { json?: boolean; n?: string }): Promise<void> {
   const n = o.n === undefined ? 50 : Number(o.n);
   if (!Number.isInteger(n) || n < 1) throw new UsageError(`invalid -n "${o.n}": expected a positive whole number`);
-  await withContext(g, o, async (ctx) => {
+  await withContext(g, {}, async (ctx) => {
     const entries: (AuditEntry & { host: string })[] = [];
     for (const host of ctx.hosts) entries.push(...(await readAudit(host, ctx.layout)).map((e) => ({ ...e, host: host.name })));
     entries.sort((a, b) => a.at.localeCompare(b.at));

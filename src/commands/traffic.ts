@@ -4,7 +4,7 @@ import { assertVersion } from "../release/version.js";
 import { UsageError } from "../errors.js";
 import { runMachineHook } from "../release/hooks.js";
 import { Journal } from "../release/journal.js";
-import { hostArgs, withContext, withLocks, type GlobalOptions } from "./context.js";
+import { hostArgs, siteUrl, withContext, withLocks, type GlobalOptions } from "./context.js";
 
 /**
  * pre_promote, the switch on each host, post_promote: steps of a journal, so
@@ -16,28 +16,17 @@ export async function promote(g: GlobalOptions, given: string | undefined, o: { 
   if (!o.resume && given === undefined) throw new UsageError("usage: depl promote <version> (or depl promote --resume)");
   if (given !== undefined) assertVersion(given);
   await withContext(g, {}, async (ctx) => {
-    let journal: Journal;
-    if (o.resume) {
-      const found = await Journal.load("promote", ctx.config.app);
-      if (!found || found.data.status === "done") throw new UsageError(`no failed or interrupted promote of ${ctx.config.app} to resume`);
-      journal = found;
-    } else {
-      journal = Journal.fresh("promote", ctx.config.app, { version: given! });
-    }
+    const journal = await Journal.open("promote", ctx.config.app, Boolean(o.resume), { version: given ?? null });
     const version = journal.data.options.version as string;
     const hookOpts = { cwd: ctx.dir, say: ctx.say };
-    await withLocks(ctx, `promote ${version}`, g.wait, async () => {
-      try {
+    await withLocks(ctx, `promote ${version}`, g.wait, () =>
+      journal.run(async () => {
         await journal.step("pre_promote", () => runMachineHook(ctx.config, "pre_promote", { DEPL_VERSION: version }, hookOpts));
         for (const a of hostArgs(ctx)) await journal.step(`switch:${a.host.name}`, () => promoteOp(a, version));
         await journal.step("post_promote", () => runMachineHook(ctx.config, "post_promote", { DEPL_VERSION: version }, hookOpts));
-        await journal.finish("done");
-      } catch (e) {
-        await journal.finish("failed", (e as Error).message.split("\n")[0]!);
-        throw e;
-      }
-    }, o.resume ? "promote" : undefined);
-    console.log(`Version ${version} is live: http://${ctx.config.domain}${ctx.config.nginx.listen === 80 ? "" : `:${ctx.config.nginx.listen}`}/`);
+      }),
+    o.resume ? "promote" : undefined);
+    console.log(`Version ${version} is live: ${siteUrl(ctx.config)}`);
   });
 }
 

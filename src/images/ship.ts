@@ -1,6 +1,23 @@
 import type { Readable } from "node:stream";
 import type { Host } from "../host/host.js";
 
+export interface ImageInfo {
+  id: string;
+  sizeBytes: number;
+  labels: Record<string, string>;
+}
+
+/** An image on a host (one `docker image inspect`), or null when it has none by that reference. */
+export async function inspectImage(host: Host, ref: string): Promise<ImageInfo | null> {
+  const r = await host.run(["docker", "image", "inspect", "--format", "{{json .Id}}\n{{json .Size}}\n{{json .Config.Labels}}", ref], {
+    allowFailure: true,
+  });
+  if (r.code !== 0) return null;
+  // One JSON value a line: JSON escapes the newlines inside label values.
+  const [id, size, labels] = r.stdout.trim().split("\n").map((s) => JSON.parse(s) as unknown);
+  return { id: id as string, sizeBytes: size as number, labels: (labels as Record<string, string> | null) ?? {} };
+}
+
 /** Id of an image on a host, or null when it has none by that reference. */
 export async function imageIdOn(host: Host, ref: string): Promise<string | null> {
   const r = await host.run(["docker", "image", "inspect", "--format", "{{.Id}}", ref], { allowFailure: true });

@@ -2,7 +2,7 @@ import { DeplError } from "../errors.js";
 import { versionTarget } from "../switch/plan.js";
 import { readTraffic } from "../switch/traffic.js";
 import { audit } from "./audit.js";
-import type { InstallArgs } from "./install.js";
+import type { OnHost } from "./on-host.js";
 import { roleOf } from "./inventory.js";
 import { readRelease } from "./metadata.js";
 import { removeRelease } from "./retire.js";
@@ -11,7 +11,7 @@ import { removeRelease } from "./retire.js";
  * Points <alias>.<domain> at the newly installed (healthy) version with one
  * rename, then removes the branch's older releases that carry no traffic.
  */
-export async function replaceBranchRelease(a: Omit<InstallArgs, "version">, alias: string, version: string): Promise<void> {
+export async function replaceBranchRelease(a: OnHost, alias: string, version: string): Promise<void> {
   const { host, layout: l } = a;
   if (await host.exists(l.release(alias))) {
     throw new DeplError(`${host.name}: a release is named ${alias}: the branch preview cannot take that name`);

@@ -1,4 +1,5 @@
 import type { Config } from "../config/schema.js";
+import { DeplError } from "../errors.js";
 import type { Host } from "../host/host.js";
 import { LocalHost } from "../host/local.js";
 import { oneOffArgv, type WebProcess } from "../supervisor/program.js";
@@ -27,7 +28,7 @@ export async function runReleaseHook(host: Host, p: WebProcess, hook: ReleaseHoo
   return { reason: `hook ${hook} failed (exit ${r.code})`, output: `--- output of ${hook} ---\n${tail(r.stdout + r.stderr)}` };
 }
 
-/** Hooks on the deploy machine, with DEPL_* variables describing the change. Throws HookError on failure. */
+/** Hooks on the deploy machine, with DEPL_* variables describing the change. Throws DeplError with its output on failure. */
 export async function runMachineHook(
   config: Config,
   hook: MachineHook,
@@ -40,7 +41,6 @@ export async function runMachineHook(
   const host = new LocalHost();
   const r = await host.run(["env", "-C", opts.cwd, ...command], { env: { DEPL_APP: config.app, DEPL_DOMAIN: config.domain, DEPL_HOOK: hook, ...env }, allowFailure: true });
   if (r.code !== 0) {
-    const { DeplError } = await import("../errors.js");
     throw new DeplError(`hook ${hook} failed (exit ${r.code}); nothing after it was done\n--- output of ${hook} ---\n${tail(r.stdout + r.stderr)}`);
   }
 }

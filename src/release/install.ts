@@ -1,7 +1,7 @@
 import { DeplError } from "../errors.js";
 import type { Host } from "../host/host.js";
 import type { Config } from "../config/schema.js";
-import { imageIdOn } from "../images/ship.js";
+import { inspectImage } from "../images/ship.js";
 import { routeVersion, unrouteVersion } from "../switch/traffic.js";
 import { installProgram, programState, stopProgram } from "../supervisor/ctl.js";
 import {
@@ -19,15 +19,11 @@ import { audit } from "./audit.js";
 import { waitHealthy } from "./health.js";
 import { programName, type Layout } from "./layout.js";
 import { readRelease, updateRelease, writeRelease, type ReleaseMeta } from "./metadata.js";
+import type { OnHost } from "./on-host.js";
 import { assertVersion } from "./version.js";
 
-export interface InstallArgs {
-  config: Config;
-  layout: Layout;
-  host: Host;
+export interface InstallArgs extends OnHost {
   version: string;
-  actor: string;
-  say: (m: string) => void;
   /** Protects the release from prune until then (a private release for a long-running command). */
   keepUntil?: string | null;
   /** Secrets from the secrets file, besides config.secrets. */
@@ -53,21 +49,20 @@ export async function installRelease(a: InstallArgs): Promise<ReleaseMeta> {
   const { config, layout: l, host, version } = a;
   assertVersion(version, config.subdomains);
   const image = `${config.app}:${version}`;
-  const imageId = await imageIdOn(host, image);
-  if (!imageId) throw new DeplError(`${host.name}: image ${image} not found (build it first: depl build)`);
-  const labels = await imageLabels(host, image);
+  const info = await inspectImage(host, image);
+  if (!info) throw new DeplError(`${host.name}: image ${image} not found (build it first: depl build)`);
+  const { id: imageId, labels } = info;
 
   const gid = await nginxGid(host);
   const program = programName(config.app, version);
-  const already = await alreadyServing(a, program);
-  if (already) return already;
+  const prev = await readRelease(host, l, version);
+  if (prev && (await alreadyServing(a, program, prev))) return prev;
   await host.run(["install", "-d", "-m", "0755", l.release(version), l.logDir, l.supervisorDir]);
   // setgid: the socket gunicorn creates inherits nginx's group; mode 2750 keeps others out.
   await host.run(["install", "-d", "-m", "2750", "-o", String(config.run.uid), "-g", String(gid), l.sockDir(version)]);
   await host.run(["chmod", "2750", l.sockDir(version)]);
   await host.remove(l.socket(version));
 
-  const prev = await readRelease(host, l, version);
   const meta: ReleaseMeta = {
     app: config.app,
     version,
@@ -94,7 +89,7 @@ export async function installRelease(a: InstallArgs): Promise<ReleaseMeta> {
   const proc = { config, layout: l, version, image: imageId, socketGid: gid };
 
   const fail = async (reason: string, detail: string): Promise<never> => {
-    for (const name of programsOf(config, version)) await stopProgram(host, name).catch(() => {});
+    for (const p of processNames(config)) await stopProgram(host, programName(config.app, version, p)).catch(() => {});
     await unrouteVersion(host, l, version).catch(() => {});
     await host.remove(l.socket(version));
     await updateRelease(host, l, version, { state: "failed", error: reason });
@@ -119,22 +114,19 @@ export async function installRelease(a: InstallArgs): Promise<ReleaseMeta> {
     },
   });
   if (!health.ok) {
-    await fail(`failed its health check: ${health.reason}`, `--- last lines of ${l.releaseLog(version)} ---\n${await logTail(host, l.releaseLog(version))}`);
+    await fail(`failed its health check: ${health.reason}`, await logTail(host, l.processLog(version, "web")));
   }
   // supervisord calls a program RUNNING only after startsecs: until then it may still be retried.
   const settled = await waitRunning(host, program, 15_000);
   if (settled !== "RUNNING") {
-    await fail(`did not stay up under supervisord (${settled})`, `--- last lines of ${l.releaseLog(version)} ---\n${await logTail(host, l.releaseLog(version))}`);
+    await fail(`did not stay up under supervisord (${settled})`, await logTail(host, l.processLog(version, "web")));
   }
 
   for (const name of Object.keys(config.processes)) {
     const worker = programName(config.app, version, name);
     await installProcess(host, l, config, version, name, workerRunArgv(proc, name));
     const state = await waitRunning(host, worker, 15_000);
-    if (state !== "RUNNING") {
-      const log = l.processLog(version, name);
-      await fail(`worker ${name} did not stay up under supervisord (${state})`, `--- last lines of ${log} ---\n${await logTail(host, log)}`);
-    }
+    if (state !== "RUNNING") await fail(`worker ${name} did not stay up under supervisord (${state})`, await logTail(host, l.processLog(version, name)));
     a.say(`${host.name}: started ${worker}`);
   }
 
@@ -155,15 +147,14 @@ export async function installRelease(a: InstallArgs): Promise<ReleaseMeta> {
  * An installed version that is running and healthy is left as it is (its
  * socket may be carrying live traffic): installing it again only re-routes it.
  */
-async function alreadyServing(a: InstallArgs, program: string): Promise<ReleaseMeta | null> {
+async function alreadyServing(a: InstallArgs, program: string, meta: ReleaseMeta): Promise<boolean> {
   const { host, layout: l, config, version } = a;
-  const meta = await readRelease(host, l, version);
-  if (meta?.state !== "installed" || (await programState(host, program)) !== "RUNNING") return null;
+  if (meta.state !== "installed" || (await programState(host, program)) !== "RUNNING") return false;
   const h = await waitHealthy(host, { socketPath: l.socket(version), path: config.health.path, hostHeader: config.domain, timeoutMs: 5000, concurrency: 1 });
-  if (!h.ok) return null;
+  if (!h.ok) return false;
   a.say(`${host.name}: ${version} is already installed and healthy`);
   await routeVersion(host, l, version);
-  return meta;
+  return true;
 }
 
 async function waitRunning(host: Host, program: string, timeoutMs: number): Promise<string> {
@@ -184,9 +175,9 @@ async function installProcess(host: Host, l: Layout, config: Config, version: st
   await installProgram(host, program, l.programConf(program), conf);
 }
 
-/** Every supervisord program of a version: web, then its workers. */
-export function programsOf(config: Config, version: string): string[] {
-  return [programName(config.app, version), ...Object.keys(config.processes).map((p) => programName(config.app, version, p))];
+/** Every process of a version, each its own supervisord program: web, then the workers. */
+export function processNames(config: Config): string[] {
+  return ["web", ...Object.keys(config.processes)];
 }
 
 /** shared/<name> for each declared shared directory, writable by the app's uid; never removed by depl. */
@@ -198,12 +189,8 @@ async function ensureSharedDirs(host: Host, config: Config, l: Layout, gid: numb
   }
 }
 
-async function imageLabels(host: Host, image: string): Promise<Record<string, string>> {
-  const r = await host.run(["docker", "image", "inspect", "--format", "{{json .Config.Labels}}", image]);
-  return (JSON.parse(r.stdout.trim() || "{}") as Record<string, string> | null) ?? {};
-}
-
+/** The last lines of a log, headed by its path, for an error message. */
 export async function logTail(host: Host, file: string, lines = 30): Promise<string> {
   const r = await host.run(["tail", "-n", String(lines), file], { allowFailure: true });
-  return r.code === 0 ? r.stdout.trimEnd() : "(no log)";
+  return `--- last lines of ${file} ---\n${r.code === 0 ? r.stdout.trimEnd() : "(no log)"}`;
 }

@@ -1,5 +1,6 @@
 import type { Config } from "../config/schema.js";
 import type { Host } from "../host/host.js";
+import { inspectImage } from "../images/ship.js";
 import { programState, type ProgramState } from "../supervisor/ctl.js";
 import { readTraffic, type TrafficState } from "../switch/traffic.js";
 import { programName, type Layout } from "./layout.js";
@@ -50,7 +51,7 @@ export async function inventory(host: Host, config: Config, l: Layout): Promise<
         .catch(() => null);
       health = r?.status === 200 ? "healthy" : "unhealthy";
     }
-    const size = await host.run(["docker", "image", "inspect", "--format", "{{.Size}}", `${config.app}:${version}`], { allowFailure: true });
+    const image = await inspectImage(host, `${config.app}:${version}`);
     rows.push({
       host: host.name,
       version,
@@ -59,7 +60,7 @@ export async function inventory(host: Host, config: Config, l: Layout): Promise<
       health,
       process,
       meta,
-      imageBytes: size.code === 0 ? Number(size.stdout.trim()) : null,
+      imageBytes: image?.sizeBytes ?? null,
     });
   }
   rows.sort((a, b) => (a.meta?.built_at ?? "").localeCompare(b.meta?.built_at ?? "") || a.version.localeCompare(b.version));

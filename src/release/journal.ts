@@ -1,6 +1,7 @@
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
+import { UsageError } from "../errors.js";
 
 /**
  * A long command's step journal on the deploy machine, so that
@@ -38,6 +39,14 @@ export class Journal {
     });
   }
 
+  /** A new run's journal or, with resume, the last failed or interrupted one's (a UsageError when there is none). */
+  static async open(command: string, app: string, resume: boolean, options: JournalData["options"]): Promise<Journal> {
+    if (!resume) return Journal.fresh(command, app, options);
+    const found = await Journal.load(command, app);
+    if (!found || found.data.status === "done") throw new UsageError(`no failed or interrupted ${command} of ${app} to resume`);
+    return found;
+  }
+
   static async load(command: string, app: string): Promise<Journal | null> {
     const path = join(journalDir(), `${app}.${command}.json`);
     try {
@@ -49,6 +58,23 @@ export class Journal {
 
   isDone(step: string): boolean {
     return this.data.done.includes(step);
+  }
+
+  /** Forgets a finished step, so that it runs again. */
+  redo(step: string): void {
+    this.data.done = this.data.done.filter((s) => s !== step);
+  }
+
+  /** Runs the command's steps; the journal ends done, or failed with the error's first line. */
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      const r = await fn();
+      await this.finish("done");
+      return r;
+    } catch (e) {
+      await this.finish("failed", (e as Error).message.split("\n")[0]!);
+      throw e;
+    }
   }
 
   /** Runs fn unless the step is already done; records it when it ends well. */

@@ -36,7 +36,6 @@ export function layout(root: string, app: string) {
     programConf: (program: string) => posix.join(base, "supervisor", `${program}.conf`),
     logDir: posix.join(base, "log"),
     accessLog: posix.join(base, "log", "access.log"),
-    releaseLog: (v: string) => posix.join(base, "log", `${v}.log`),
     stateJson: posix.join(base, "state.json"),
     auditLog: posix.join(base, "audit.log"),
     lock: posix.join(base, "lock"),

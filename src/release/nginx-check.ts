@@ -2,22 +2,17 @@ import type { Config } from "../config/schema.js";
 import type { Host } from "../host/host.js";
 
 /**
- * Which version nginx serves for the base domain to a client in a given
- * bucket: a request through nginx on that host, as users make them. Bucket
- * 99 is never a canary bucket (canary shares stop at 99%).
+ * Which version nginx serves on the base domain's health path to a client of
+ * bucket 99, which is never a canary bucket (canary shares stop at 99%): a
+ * request through nginx on that host, as users make them.
  */
-export async function versionServedByNginx(
-  host: Host,
-  config: Config,
-  opts: { bucket?: number; path?: string } = {},
-): Promise<{ status: number; version: string | null }> {
-  const bucket = String(opts.bucket ?? 99).padStart(2, "0");
+export async function versionServedByNginx(host: Host, config: Config): Promise<{ status: number; version: string | null }> {
   const r = await host.run(
     [
       "curl", "-sS", "-m", "10", "-o", "/dev/null", "-D", "-",
       "-H", `Host: ${config.domain}`,
-      "-H", `Cookie: depl_bucket=${bucket}`,
-      `http://127.0.0.1:${config.nginx.listen}${opts.path ?? config.health.path}`,
+      "-H", "Cookie: depl_bucket=99",
+      `http://127.0.0.1:${config.nginx.listen}${config.health.path}`,
     ],
     { allowFailure: true },
   );

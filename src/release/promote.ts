@@ -1,25 +1,16 @@
-import type { Config } from "../config/schema.js";
 import { DeplError } from "../errors.js";
-import type { Host } from "../host/host.js";
 import { programState } from "../supervisor/ctl.js";
 import { readTraffic, setCanary, setLive, stopCanary } from "../switch/traffic.js";
 import { audit } from "./audit.js";
 import { waitHealthy } from "./health.js";
-import { programName, type Layout } from "./layout.js";
+import { programName } from "./layout.js";
+import type { OnHost } from "./on-host.js";
 import { readRelease } from "./metadata.js";
 import { versionServedByNginx } from "./nginx-check.js";
 import { assertVersion } from "./version.js";
 
-export interface TrafficArgs {
-  config: Config;
-  layout: Layout;
-  host: Host;
-  actor: string;
-  say: (m: string) => void;
-}
-
 /** Refuses a version that is not installed, not running or not healthy right now. */
-export async function assertServable(a: TrafficArgs, version: string): Promise<void> {
+export async function assertServable(a: OnHost, version: string): Promise<void> {
   const { host, layout: l, config } = a;
   assertVersion(version, config.subdomains);
   const meta = await readRelease(host, l, version);
@@ -38,7 +29,7 @@ export async function assertServable(a: TrafficArgs, version: string): Promise<v
   if (!h.ok) throw new DeplError(`${host.name}: version ${version} is not healthy: ${h.reason}`);
 }
 
-async function saveState(a: TrafficArgs) {
+async function saveState(a: OnHost) {
   const t = await readTraffic(a.host, a.layout);
   await a.host.writeFile(a.layout.stateJson, JSON.stringify({ ...t, updated_at: new Date().toISOString() }, null, 2) + "\n");
   return t;
@@ -48,11 +39,11 @@ async function saveState(a: TrafficArgs) {
  * Points the base domain at `version` (one rename), then checks through nginx
  * that it answers; if it does not, points it back and says so.
  */
-export async function promote(a: TrafficArgs, version: string, action: "promote" | "rollback" = "promote"): Promise<void> {
+export async function promote(a: OnHost, version: string, action: "promote" | "rollback" = "promote"): Promise<void> {
   const { host, layout: l, config } = a;
   await assertServable(a, version);
   const before = await readTraffic(host, l);
-  if (before.live === version && !before.canary) {
+  if (before.live === version) {
     a.say(`${host.name}: ${version} is already live`);
     return;
   }
@@ -73,7 +64,7 @@ export async function promote(a: TrafficArgs, version: string, action: "promote"
 }
 
 /** Back to the previous live version, or to a named installed one. */
-export async function rollback(a: TrafficArgs, version?: string): Promise<string> {
+export async function rollback(a: OnHost, version?: string): Promise<string> {
   const t = await readTraffic(a.host, a.layout);
   const target = version ?? t.previous;
   if (!target) throw new DeplError(`${a.host.name}: there is no previous version to roll back to`);
@@ -82,18 +73,16 @@ export async function rollback(a: TrafficArgs, version?: string): Promise<string
   return target;
 }
 
-export async function canary(a: TrafficArgs, version: string, percent: number): Promise<void> {
+export async function canary(a: OnHost, version: string, percent: number): Promise<void> {
   const { host, layout: l } = a;
   await assertServable(a, version);
   const before = await readTraffic(host, l);
-  if (!before.live) throw new DeplError(`${host.name}: no version is live yet: promote one before starting a canary`);
-  if (before.live === version) throw new DeplError(`${host.name}: ${version} is the live version; a canary must be another one`);
-  await setCanary(host, l, version, percent);
+  await setCanary(host, l, version, percent); // refuses a canary with no live version, or of the live one
   const after = await saveState(a);
   await audit(host, l, { actor: a.actor, action: "canary", version, from: before.canary, to: after.canary, result: "ok" });
 }
 
-export async function canaryStop(a: TrafficArgs): Promise<void> {
+export async function canaryStop(a: OnHost): Promise<void> {
   const { host, layout: l } = a;
   const before = await readTraffic(host, l);
   if (!before.canary) {

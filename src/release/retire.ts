@@ -1,26 +1,18 @@
-import type { Config } from "../config/schema.js";
 import { DeplError } from "../errors.js";
-import type { Host } from "../host/host.js";
 import { removeProgram } from "../supervisor/ctl.js";
 import { containerName } from "../supervisor/program.js";
 import { versionTarget } from "../switch/plan.js";
 import { readTraffic, unrouteVersion, type TrafficState } from "../switch/traffic.js";
 import { audit } from "./audit.js";
 import { roleOf } from "./inventory.js";
-import { programName, type Layout } from "./layout.js";
+import { processNames } from "./install.js";
+import { programName } from "./layout.js";
+import type { OnHost } from "./on-host.js";
 import { readRelease, type ReleaseMeta } from "./metadata.js";
 import { assertVersion } from "./version.js";
 
-export interface RetireArgs {
-  config: Config;
-  layout: Layout;
-  host: Host;
-  actor: string;
-  say: (m: string) => void;
-}
-
 /** Stops and removes one release; never live, previous or canary; never touches shared/. */
-export async function removeRelease(a: RetireArgs, version: string, why = "remove"): Promise<void> {
+export async function removeRelease(a: OnHost, version: string, why = "remove"): Promise<void> {
   const { host, layout: l, config } = a;
   assertVersion(version);
   const t = await readTraffic(host, l);
@@ -30,14 +22,13 @@ export async function removeRelease(a: RetireArgs, version: string, why = "remov
   await unrouteVersion(host, l, version);
   const meta = await readRelease(host, l, version);
   if (meta?.alias && (await host.readlink(l.versionLink(meta.alias))) === versionTarget(version)) await host.remove(l.versionLink(meta.alias));
-  for (const process of ["web", ...Object.keys(config.processes)]) {
+  for (const process of processNames(config)) {
     const program = programName(config.app, version, process);
     await removeProgram(host, program, l.programConf(program));
     await host.run(["docker", "rm", "-f", containerName(config.app, version, process)], { allowFailure: true });
     await host.remove(l.processLog(version, process));
   }
   await host.remove(l.release(version));
-  await host.remove(l.releaseLog(version));
   // Removes the tag; the image goes with it unless another tag (release) still uses it.
   await host.run(["docker", "image", "rm", `${config.app}:${version}`], { allowFailure: true });
   await audit(host, l, { actor: a.actor, action: why, version, result: "ok" });
@@ -67,7 +58,7 @@ export function pruneCandidates(releases: ReleaseMeta[], t: TrafficState, p: Pru
   return byNewest.filter((r) => !keep.has(r.version)).map((r) => r.version);
 }
 
-export async function prune(a: RetireArgs, p: PrunePolicy): Promise<string[]> {
+export async function prune(a: OnHost, p: PrunePolicy): Promise<string[]> {
   const { host, layout: l } = a;
   const t = await readTraffic(host, l);
   const metas: ReleaseMeta[] = [];

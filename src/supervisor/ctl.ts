@@ -40,8 +40,7 @@ export async function installProgram(host: Host, program: string, confPath: stri
   await host.writeFile(confPath, conf, { mode: 0o644 });
   await host.symlinkAtomic(confPath, linkPath(program));
   await reread(host);
-  const r = await ctl(host, "update", program);
-  if (r.code !== 0) throw new DeplError(`${host.name}: supervisorctl update ${program} failed: ${(r.stderr || r.stdout).trim()}`);
+  await ctlOk(host, ["update", program]);
   // update starts a new or changed program; one that was there unchanged and stopped
   // (a failed install being retried) must be started explicitly.
   const state = await programState(host, program);
@@ -49,18 +48,12 @@ export async function installProgram(host: Host, program: string, confPath: stri
 }
 
 export async function startProgram(host: Host, program: string): Promise<void> {
-  const r = await ctl(host, "start", program);
-  if (r.code !== 0 && !/already started/i.test(r.stdout)) {
-    throw new DeplError(`${host.name}: supervisorctl start ${program} failed: ${(r.stderr || r.stdout).trim()}`);
-  }
+  await ctlOk(host, ["start", program], /already started/i);
 }
 
 export async function stopProgram(host: Host, program: string): Promise<void> {
   if ((await programState(host, program)) === "ABSENT") return;
-  const r = await ctl(host, "stop", program);
-  if (r.code !== 0 && !/not running/i.test(r.stdout + r.stderr)) {
-    throw new DeplError(`${host.name}: supervisorctl stop ${program} failed: ${(r.stderr || r.stdout).trim()}`);
-  }
+  await ctlOk(host, ["stop", program], /not running/i);
 }
 
 /** Stops the program and removes it from supervisord; its conf file is deleted. */
@@ -72,7 +65,13 @@ export async function removeProgram(host: Host, program: string, confPath: strin
   await ctl(host, "update", program);
 }
 
-async function reread(host: Host): Promise<void> {
-  const r = await ctl(host, "reread");
-  if (r.code !== 0) throw new DeplError(`${host.name}: supervisorctl reread failed: ${(r.stderr || r.stdout).trim()}`);
+function reread(host: Host): Promise<void> {
+  return ctlOk(host, ["reread"]);
+}
+
+/** supervisorctl that must succeed; `alreadyDone` matches output meaning there was nothing to do. */
+async function ctlOk(host: Host, args: string[], alreadyDone?: RegExp): Promise<void> {
+  const r = await ctl(host, ...args);
+  if (r.code === 0 || alreadyDone?.test(r.stdout + r.stderr)) return;
+  throw new DeplError(`${host.name}: supervisorctl ${args.join(" ")} failed: ${(r.stderr || r.stdout).trim()}`);
 }

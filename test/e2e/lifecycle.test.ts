@@ -147,6 +147,30 @@ describe("locks", () => {
     expect(r.code).toBe(0);
     expect(existsSync(`${base}/lock`)).toBe(false);
   });
+
+  it("--wait waits for the lock instead of refusing", async () => {
+    writeFileSync(`${base}/lock`, JSON.stringify({ actor: "busy", command: "prune", since: new Date().toISOString(), machine: "elsewhere", pid: 1 }));
+    const started = Date.now();
+    setTimeout(() => rmSync(`${base}/lock`, { force: true }), 1500);
+    const r = await run(["--wait", "30", "promote", a]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1500);
+    expect(await liveVersion()).toBe(a);
+  });
+});
+
+describe("promote --resume", () => {
+  it("finishes a promote that its pre_promote hook stopped", async () => {
+    const hooked = writeConfig("pre-promote-2.yml", lifecycle.replace("hooks: {", 'hooks: { pre_promote: ["false"],'));
+    expect((await run(["promote", b], hooked)).code).toBe(1);
+    expect(await liveVersion()).toBe(a);
+    const r = await run(["promote", "--resume"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`Version ${b} is live`);
+    expect(await liveVersion()).toBe(b);
+    expect((await run(["promote", "--resume"])).stderr).toMatch(/no failed or interrupted promote of e2e to resume/);
+    expect((await run(["promote", a])).code).toBe(0); // back to live a, previous b for what follows
+  });
 });
 
 describe("resume", () => {

@@ -49,7 +49,7 @@ describe("docker run argv", () => {
 
 describe("supervisord program", () => {
   it("renders one program with the run script and a log file", () => {
-    const conf = renderProgramConf({ program: `app1-${v}`, command: `${l.release(v)}/run.sh`, logFile: l.releaseLog(v), autostart: true });
+    const conf = renderProgramConf({ program: `app1-${v}`, command: `${l.release(v)}/run.sh`, logFile: l.processLog(v, "web"), autostart: true });
     expect(conf).toContain(`[program:app1-${v}]`);
     expect(conf).toContain(`command=/srv/depl/app1/releases/${v}/run.sh`);
     expect(conf).toContain("stopsignal=TERM");
