@@ -162,7 +162,7 @@ async function reload(host: Host, ctl: NginxControl): Promise<boolean> {
 
 async function allShuttingDown(host: Host, pids: number[]): Promise<boolean> {
   for (const pid of pids) {
-    const title = await host.readFile(`/proc/${pid}/cmdline`);
+    const title = await readProc(host, `/proc/${pid}/cmdline`);
     if (title !== null && !title.includes("shutting down")) return false;
   }
   return true;
@@ -177,8 +177,20 @@ async function masterPid(host: Host, pidFile: string): Promise<number | null> {
 
 /** The master's child processes, or null when /proc does not list them. */
 async function workers(host: Host, master: number): Promise<number[] | null> {
-  const text = await host.readFile(`/proc/${master}/task/${master}/children`);
+  const text = await readProc(host, `/proc/${master}/task/${master}/children`);
   return text === null ? null : text.trim().split(/\s+/).filter(Boolean).map(Number);
+}
+
+/**
+ * A /proc file, or null once its process is gone: a worker can exit between
+ * being listed and being read, and then the read fails (ESRCH), not the open.
+ */
+async function readProc(host: Host, path: string): Promise<string | null> {
+  try {
+    return await host.readFile(path);
+  } catch {
+    return null;
+  }
 }
 
 async function putBack(host: Host, path: string, old: string | null): Promise<void> {
