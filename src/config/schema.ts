@@ -125,13 +125,42 @@ export const configSchema = z
       })
       .strict()
       .default({}),
-    /** Worker processes besides web: name -> argv, each its own supervisord program without a socket. */
+    /**
+     * Worker processes besides web: name -> argv, or { command, every_release }. Each is its own
+     * supervisord program without a socket. By default only the live release runs them; every_release
+     * runs the process in every installed release.
+     */
     processes: z
       .record(
         z.string().regex(/^[a-z][a-z0-9]{0,19}$/, "expected a process name of lower-case letters and digits").refine((n) => n !== "web", "web is the WSGI process"),
-        z.array(z.string().min(1)).min(1, "expected a command as a list of words"),
+        z
+          .union([
+            z.array(z.string().min(1)).min(1, "expected a command as a list of words"),
+            z
+              .object({
+                command: z.array(z.string().min(1)).min(1, "expected a command as a list of words"),
+                every_release: z.boolean().default(false),
+              })
+              .strict(),
+          ])
+          .transform((p) => (Array.isArray(p) ? { command: p, every_release: false } : p)),
       )
       .default({}),
+    /**
+     * Static files served by nginx: collected at build time into the image (collect runs in the
+     * runtime stage), copied out of it into releases/<v>/static on each host at install.
+     */
+    static: z
+      .object({
+        /** URL prefix, such as /static/. */
+        url: z.string().regex(/^\/(?:[A-Za-z0-9_.-]+\/)+$/, "expected a URL path that starts and ends with /, such as /static/").default("/static/"),
+        /** Directory inside the image that holds the collected files. */
+        path: z.string().refine(isSafeAbsPath, "expected an absolute path inside the image").default("/app/static"),
+        /** Command run in the runtime stage at build time, e.g. [python, manage.py, collectstatic, --noinput]. */
+        collect: z.array(z.string().min(1)).min(1, "expected a command as a list of words").optional(),
+      })
+      .strict()
+      .optional(),
     /** Persistent directories: name -> path inside the container; kept in <root>/<app>/shared/<name> across releases. */
     shared: z
       .record(z.string().regex(/^[a-z][a-z0-9_-]{0,30}$/, "expected a directory name"), z.string().refine(isSafeAbsPath, "expected an absolute path inside the container"))

@@ -77,7 +77,7 @@ export function dockerRunArgv(p: WebProcess): string[] {
 
 /** argv of `docker run` for a worker process (same image, env and shared data; no socket). Pure. */
 export function workerRunArgv(p: WebProcess, process: string): string[] {
-  const command = p.config.processes[process];
+  const command = p.config.processes[process]?.command;
   if (!command) throw new Error(`no process ${process} in config`);
   return [p.dockerBin ?? "docker", "run", "--rm", ...commonArgs(p, containerName(p.config.app, p.version, process), process), p.image, ...command];
 }

@@ -40,7 +40,7 @@ describe("processes, shared, hooks config", () => {
       shared: { data: "/app/data" },
       hooks: { post_install: ["python", "-m", "app.migrate"] },
     });
-    expect(c.processes.worker).toEqual(["python", "-m", "app.worker"]);
+    expect(c.processes.worker).toEqual({ command: ["python", "-m", "app.worker"], every_release: false });
     expect(c.hooks.post_install).toEqual(["python", "-m", "app.migrate"]);
   });
 
