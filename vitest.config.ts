@@ -17,6 +17,15 @@ export default defineConfig({
       },
       {
         test: {
+          name: "reliability",
+          include: ["test/reliability/**/*.test.ts"],
+          testTimeout: 900_000,
+          hookTimeout: 900_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
           name: "e2e",
           include: ["test/e2e/**/*.test.ts"],
           testTimeout: 900_000,

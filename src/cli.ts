@@ -133,6 +133,14 @@ program
   .description("run a one-off container of <version> with its env and shared data, e.g. depl exec V -- python -m app.migrate")
   .action(async (version, command) => (await import("./commands/logs.js")).exec(globals(), version, command));
 
+program
+  .command("doctor")
+  .description("check every host against depl's records (services, nginx site, programs, health, routes, traffic links) and repair what it can; exit 1 when something stays broken")
+  .option("--dry-run", "report only, change nothing")
+  .option("--timeout <seconds>", "how long a restarted version may take to become healthy", "60")
+  .option("--json", "print JSON")
+  .action(async (o) => (await import("./commands/doctor.js")).doctor(globals(), o));
+
 const lock = program.command("lock").description("the app's lock on each host");
 lock
   .command("status")

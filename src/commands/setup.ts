@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { runScript } from "../host/scripts.js";
 import type { Host } from "../host/host.js";
 import { applySite } from "../nginx/apply.js";
 import { ensureTrafficDirs } from "../switch/traffic.js";
@@ -6,18 +6,6 @@ import { UsageError } from "../errors.js";
 import { withContext, type Context, type GlobalOptions } from "./context.js";
 
 export const APPSERVER_PACKAGES = ["docker.io", "nginx", "supervisor", "curl", "ca-certificates"];
-
-export function scriptText(name: string): string {
-  return readFileSync(new URL(`../../scripts/${name}`, import.meta.url), "utf8");
-}
-
-/** Runs one of depl's shell scripts on the host (`sh -s -- args` with the script on stdin). */
-export async function runScript(host: Host, name: string, args: string[], say: (m: string) => void) {
-  return host.run(["sh", "-s", "--", ...args], {
-    stdin: scriptText(name),
-    onStderr: (s) => say(`${host.name}: ${s.trimEnd()}`),
-  });
-}
 
 export async function setupHost(ctx: Context, host: Host): Promise<void> {
   const { layout: l } = ctx;
