@@ -49,8 +49,11 @@ const sshHost = z
   })
   .strict();
 
-/** A hook: a command as a list of words (no shell unless you write ["sh", "-c", "..."]). */
-const hookCommand = z.array(z.string().min(1)).min(1, "expected a command as a list of words").optional();
+/** A value that reaches an env file or an argv: one line, no NUL. */
+const oneLine = z.string().refine((v) => !/[\r\n\0]/.test(v), "must not contain a newline or NUL");
+/** A command as a list of words (no shell unless you write ["sh", "-c", "..."]). */
+const commandWords = z.array(oneLine.pipe(z.string().min(1))).min(1, "expected a command as a list of words");
+const hookCommand = commandWords.optional();
 
 export const hostSchema = z.union([z.literal("local"), sshHost]);
 
@@ -135,10 +138,10 @@ export const configSchema = z
         z.string().regex(/^[a-z][a-z0-9]{0,19}$/, "expected a process name of lower-case letters and digits").refine((n) => n !== "web", "web is the WSGI process"),
         z
           .union([
-            z.array(z.string().min(1)).min(1, "expected a command as a list of words"),
+            commandWords,
             z
               .object({
-                command: z.array(z.string().min(1)).min(1, "expected a command as a list of words"),
+                command: commandWords,
                 every_release: z.boolean().default(false),
               })
               .strict(),
@@ -157,7 +160,7 @@ export const configSchema = z
         /** Directory inside the image that holds the collected files. */
         path: z.string().refine(isSafeAbsPath, "expected an absolute path inside the image").default("/app/static"),
         /** Command run in the runtime stage at build time, e.g. [python, manage.py, collectstatic, --noinput]. */
-        collect: z.array(z.string().min(1)).min(1, "expected a command as a list of words").optional(),
+        collect: commandWords.optional(),
       })
       .strict()
       .optional(),
@@ -167,7 +170,7 @@ export const configSchema = z
       .default({}),
     /** Secret environment variables; values never reach an image, a log line or --verbose output. */
     secrets: z
-      .record(z.string().regex(ENV_NAME, "expected an environment variable name"), z.string())
+      .record(z.string().regex(ENV_NAME, "expected an environment variable name"), oneLine)
       .default({})
       .transform((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, new Secret(v)]))),
     /** A file of KEY=value secrets on the deploy machine, relative to depl.yml (mode 0600 recommended). */
@@ -184,7 +187,7 @@ export const configSchema = z
       })
       .strict()
       .default({}),
-    env: z.record(z.string().regex(ENV_NAME, "expected an environment variable name"), z.string()).default({}),
+    env: z.record(z.string().regex(ENV_NAME, "expected an environment variable name"), oneLine).default({}),
   })
   .strict()
   .superRefine((c, ctx) => {

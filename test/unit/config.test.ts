@@ -69,3 +69,14 @@ describe("validateConfig", () => {
     expect(err({ ...minimal, hosts: [{ address: "a b" }] })).toMatch(/^depl.yml: hosts.0.address: expected a host name/);
   });
 });
+
+describe("values that reach env files and argv", () => {
+  const minimal = { app: "app1", domain: "app1.localhost", run: { wsgi: "m:app" } };
+  it("refuses a newline or NUL in env and secret values and in command words, naming the key", async () => {
+    const { validateConfig } = await import("../../src/config/load.js");
+    expect(() => validateConfig({ ...minimal, env: { A: "x\ny" } })).toThrow(/env\.A: must not contain a newline or NUL/);
+    expect(() => validateConfig({ ...minimal, secrets: { S: "x\r" } })).toThrow(/secrets\.S: must not contain a newline or NUL/);
+    expect(() => validateConfig({ ...minimal, hooks: { post_install: ["python", "a\0b"] } })).toThrow(/hooks\.post_install\.1: must not contain/);
+    expect(validateConfig({ ...minimal, env: { A: "x=y; `id` $(id)" } }).env.A).toBe("x=y; `id` $(id)");
+  });
+});

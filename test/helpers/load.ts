@@ -1,0 +1,52 @@
+import { Agent, request } from "undici";
+
+export interface LoadResult {
+  requests: number;
+  failed: number;
+  /** status (or error code) -> count, for the failures. */
+  failures: Record<string, number>;
+  seconds: number;
+}
+
+/**
+ * A bounded request loop against nginx on this machine: `connections` loops
+ * send GETs with the Host header until stop() is called or maxSeconds pass.
+ * A request fails when it errors or answers something other than 200.
+ */
+export function startLoad(o: { host: string; port?: number; path?: string; connections?: number; maxSeconds?: number; address?: string }) {
+  const port = o.port ?? 80;
+  const started = Date.now();
+  const deadline = started + (o.maxSeconds ?? 300) * 1000;
+  const dispatcher = new Agent({ connections: o.connections ?? 8, keepAliveTimeout: 1000 });
+  const result: LoadResult = { requests: 0, failed: 0, failures: {}, seconds: 0 };
+  let stopping = false;
+  const url = `http://${o.address ?? "127.0.0.1"}:${port}${o.path ?? "/"}`;
+  const loop = async () => {
+    while (!stopping && Date.now() < deadline) {
+      let why: string | null = null;
+      try {
+        const r = await request(url, { headers: { host: o.host }, dispatcher, headersTimeout: 20_000, bodyTimeout: 20_000 });
+        await r.body.text();
+        if (r.statusCode !== 200) why = String(r.statusCode);
+      } catch (e) {
+        why = (e as NodeJS.ErrnoException).code ?? (e as Error).name;
+      }
+      result.requests++;
+      if (why !== null) {
+        result.failed++;
+        result.failures[why] = (result.failures[why] ?? 0) + 1;
+      }
+    }
+  };
+  const loops = Array.from({ length: o.connections ?? 8 }, loop);
+  return {
+    result,
+    async stop(): Promise<LoadResult> {
+      stopping = true;
+      await Promise.all(loops);
+      await dispatcher.close();
+      result.seconds = (Date.now() - started) / 1000;
+      return result;
+    },
+  };
+}
