@@ -1,6 +1,15 @@
 // Named errors. Only the entry point (src/cli.ts) catches them and prints one
 // line; the stack is shown with DEPL_DEBUG=1.
 
+/**
+ * A value the user gave, for a one-line message: JSON-quoted (a newline or NUL
+ * shows as \\n or \\u0000, never breaks the line) and cut to 80 characters.
+ */
+export function quote(value: string): string {
+  const q = JSON.stringify(value);
+  return q.length > 82 ? `${q.slice(0, 80)}…"` : q;
+}
+
 /** Something the user typed or configured is wrong. Exit code 2. */
 export class UsageError extends Error {
   override name = "UsageError";

@@ -1,6 +1,6 @@
 import { Journal } from "../release/journal.js";
 import { branchToVersion } from "../release/version.js";
-import { UsageError } from "../errors.js";
+import { UsageError, quote } from "../errors.js";
 import { imageIdOn } from "../images/ship.js";
 import { LocalHost } from "../host/local.js";
 import { buildVersion, chooseVersion, type BuildOptions } from "./build.js";
@@ -16,7 +16,7 @@ export interface BuildinstOptions extends BuildOptions {
 
 function keepDaysOf(v: string | undefined): number | null {
   if (v === undefined) return null;
-  if (!/^\d+$/.test(v) || Number(v) < 1) throw new UsageError(`invalid --keep-days "${v}": expected a positive whole number of days`);
+  if (!/^\d+$/.test(v) || Number(v) < 1) throw new UsageError(`invalid --keep-days ${quote(v)}: expected a positive whole number of days`);
   return Number(v);
 }
 

@@ -1,5 +1,5 @@
 import { doctorHost, type Finding } from "../release/doctor.js";
-import { DeplError, UsageError } from "../errors.js";
+import { DeplError, UsageError, quote } from "../errors.js";
 import { hostArgs, withContext, withLocks, type GlobalOptions } from "./context.js";
 
 export interface DoctorCliOptions {
@@ -17,7 +17,7 @@ export function summaryLine(host: string, findings: Finding[]): string {
 /** Checks every host against depl's records, repairs what it can; exit 1 when something stays broken. */
 export async function doctor(g: GlobalOptions, o: DoctorCliOptions): Promise<void> {
   const seconds = o.timeout === undefined ? 60 : Number(o.timeout);
-  if (!Number.isInteger(seconds) || seconds < 1) throw new UsageError(`invalid --timeout "${o.timeout}": expected a whole number of seconds`);
+  if (!Number.isInteger(seconds) || seconds < 1) throw new UsageError(`invalid --timeout ${quote(String(o.timeout))}: expected a whole number of seconds`);
   await withContext(g, {}, async (ctx) => {
     const run = async () => {
       const all: Finding[] = [];

@@ -1,6 +1,6 @@
 import { inventory, type ReleaseRow } from "../release/inventory.js";
 import { readAudit, type AuditEntry } from "../release/audit.js";
-import { UsageError } from "../errors.js";
+import { UsageError, quote } from "../errors.js";
 import { siteUrl, withContext, type GlobalOptions } from "./context.js";
 
 /** Columns of text, left-aligned. Pure. */
@@ -64,7 +64,7 @@ function summarize(x: unknown): string {
 
 export async function history(g: GlobalOptions, o: { json?: boolean; n?: string }): Promise<void> {
   const n = o.n === undefined ? 50 : Number(o.n);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`invalid -n "${o.n}": expected a positive whole number`);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`invalid -n ${quote(String(o.n))}: expected a positive whole number`);
   await withContext(g, {}, async (ctx) => {
     const entries: (AuditEntry & { host: string })[] = [];
     for (const host of ctx.hosts) entries.push(...(await readAudit(host, ctx.layout)).map((e) => ({ ...e, host: host.name })));

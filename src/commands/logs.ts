@@ -1,4 +1,4 @@
-import { DeplError, UsageError } from "../errors.js";
+import { DeplError, UsageError, quote } from "../errors.js";
 import { nginxGid } from "../release/install.js";
 import { readRelease } from "../release/metadata.js";
 import { assertVersion } from "../release/version.js";
@@ -7,7 +7,7 @@ import { withContext, type GlobalOptions } from "./context.js";
 
 export async function logs(g: GlobalOptions, version: string, o: { follow?: boolean; process?: string; lines: string }): Promise<void> {
   assertVersion(version);
-  if (!/^\d+$/.test(o.lines)) throw new UsageError(`invalid -n "${o.lines}": expected a whole number of lines`);
+  if (!/^\d+$/.test(o.lines)) throw new UsageError(`invalid -n ${quote(String(o.lines))}: expected a whole number of lines`);
   await withContext(g, {}, async (ctx) => {
     const process = o.process ?? "web";
     if (process !== "web" && !(process in ctx.config.processes)) {

@@ -1,6 +1,6 @@
 import { prune as pruneOp, removeRelease } from "../release/retire.js";
 import { assertVersion } from "../release/version.js";
-import { UsageError } from "../errors.js";
+import { UsageError, quote } from "../errors.js";
 import { hostArgs, withContext, withLocks, type Context, type GlobalOptions } from "./context.js";
 
 export async function remove(g: GlobalOptions, version: string): Promise<void> {
@@ -15,7 +15,7 @@ export async function remove(g: GlobalOptions, version: string): Promise<void> {
 
 function positive(name: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
-  if (!/^\d+$/.test(v) || Number(v) < 1) throw new UsageError(`invalid ${name} "${v}": expected a positive whole number`);
+  if (!/^\d+$/.test(v) || Number(v) < 1) throw new UsageError(`invalid ${name} ${quote(v)}: expected a positive whole number`);
   return Number(v);
 }
 

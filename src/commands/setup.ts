@@ -2,7 +2,7 @@ import { runScript } from "../host/scripts.js";
 import type { Host } from "../host/host.js";
 import { applySite } from "../nginx/apply.js";
 import { ensureTrafficDirs } from "../switch/traffic.js";
-import { UsageError } from "../errors.js";
+import { UsageError, quote } from "../errors.js";
 import { withContext, type Context, type GlobalOptions } from "./context.js";
 
 export const APPSERVER_PACKAGES = ["docker.io", "nginx", "supervisor", "curl", "ca-certificates"];
@@ -23,7 +23,7 @@ export async function setupHost(ctx: Context, host: Host): Promise<void> {
 export function parseHostArg(arg: string): unknown {
   if (arg === "local") return "local";
   const m = /^(?:([^@]+)@)?([^:@]+)(?::(\d+))?$/.exec(arg);
-  if (!m) throw new UsageError(`invalid --host "${arg}": expected user@address[:port] or local`);
+  if (!m) throw new UsageError(`invalid --host ${quote(arg)}: expected user@address[:port] or local`);
   return { address: m[2], user: m[1] ?? "root", port: m[3] ? Number(m[3]) : 22 };
 }
 

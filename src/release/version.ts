@@ -1,4 +1,4 @@
-import { UsageError } from "../errors.js";
+import { UsageError, quote } from "../errors.js";
 
 /** YYYY.MM.DD.HH.MM in UTC, with -N when two builds share a minute. */
 export const TIMESTAMP_VERSION = /^\d{4}\.(0[1-9]|1[0-2])\.(0[1-9]|[12]\d|3[01])\.([01]\d|2[0-3])\.[0-5]\d(?:-[1-9]\d{0,2})?$/;
@@ -27,17 +27,27 @@ export function isVersion(v: string): boolean {
 export function assertVersion(v: string, reservedLabels: readonly string[] = []): string {
   if (!isVersion(v)) {
     throw new UsageError(
-      `invalid version "${v}": expected YYYY.MM.DD.HH.MM (optionally -N) or a branch name of lower-case letters, digits and hyphens`,
+      `invalid version ${quote(v)}: expected YYYY.MM.DD.HH.MM (optionally -N) or a branch name of lower-case letters, digits and hyphens`,
     );
   }
   if (reservedLabels.includes(v)) {
-    throw new UsageError(`invalid version "${v}": it is one of the app's subdomains`);
+    throw new UsageError(`invalid version ${quote(v)}: it is one of the app's subdomains`);
   }
   return v;
 }
 
 /** A git branch name as a DNS label: feature/X_y -> feature-x-y. */
+/** What git accepts as a branch name (git check-ref-format, roughly), at most 200 characters. Pure. */
+export function isGitBranchName(b: string): boolean {
+  if (b.length === 0 || b.length > 200) return false;
+  if (/[\x00-\x20\x7f~^:?*[\\]/.test(b)) return false;
+  if (b.startsWith("-") || b.startsWith("/") || b.endsWith("/") || b.endsWith(".") || b.endsWith(".lock")) return false;
+  if (b.includes("..") || b.includes("//") || b.includes("@{") || b === "@") return false;
+  return b.split("/").every((part) => !part.startsWith("."));
+}
+
 export function branchToVersion(branch: string): string {
+  if (!isGitBranchName(branch)) throw new UsageError(`invalid branch ${quote(branch)}: not a git branch name`);
   const label = branch
     .toLowerCase()
     .replace(/[^a-z0-9]+/g, "-")
@@ -45,6 +55,6 @@ export function branchToVersion(branch: string): string {
     .replace(/-+$/, "")
     .slice(0, 40)
     .replace(/-+$/, "");
-  if (!BRANCH_VERSION.test(label)) throw new UsageError(`branch "${branch}" does not give a usable release name`);
+  if (!BRANCH_VERSION.test(label)) throw new UsageError(`branch ${quote(branch)} does not give a usable release name`);
   return label;
 }

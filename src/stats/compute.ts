@@ -1,4 +1,4 @@
-import { UsageError } from "../errors.js";
+import { UsageError, quote } from "../errors.js";
 
 /** One request from the access log, normalised. */
 export interface RequestRecord {
@@ -68,6 +68,6 @@ export function computeStats(records: Iterable<RequestRecord>, since: number): V
 /** "15m", "2h", "1d", "30s" -> seconds. */
 export function parseSince(s: string): number {
   const m = /^(\d+)(s|m|h|d)$/.exec(s);
-  if (!m) throw new UsageError(`invalid duration "${s}": expected a number followed by s, m, h or d (e.g. 15m)`);
+  if (!m) throw new UsageError(`invalid duration ${quote(s)}: expected a number followed by s, m, h or d (e.g. 15m)`);
   return Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[m[2] as "s" | "m" | "h" | "d"];
 }

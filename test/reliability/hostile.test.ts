@@ -59,8 +59,9 @@ describe("hostile command-line input", () => {
   });
 
   it("refuses bad branch names and percentages", async () => {
-    const branches = ["../../etc", "a;b", "x\ny", LONG, "$(id)", "-rf"];
-    for (const b of branches) await usage(["buildinst", "--branch", b], /branch|option/);
+    // What git itself refuses; names git allows ("a;b", "$(id)") become plain labels (unit-tested).
+    const branches = ["../../etc", "x\ny", LONG, "-rf", "a..b", "x:y", "feature/.hidden", "a b", "x\u0000"];
+    for (const b of branches) await usage(["buildinst", "--branch", b], /invalid branch|option/);
     const percents = ["0%", "100%", "-1%", "5.5%", "abc", "5%%", "1e1%", "05%", "50"];
     for (const p of percents) await usage(["canary", v1, p], /invalid (percentage|canary share)/);
     record({ group: "hostile input", case: "branches and percentages", outcome: `${branches.length + percents.length} refused, exit 2` });

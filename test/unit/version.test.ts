@@ -33,6 +33,31 @@ describe("version names", () => {
   it("normalises branch names to DNS labels", () => {
     expect(branchToVersion("feature/New_Login")).toBe("feature-new-login");
     expect(branchToVersion("123-fix")).toBe("fix");
-    expect(() => branchToVersion("///")).toThrow(/does not give a usable release name/);
+    expect(() => branchToVersion("///")).toThrow(/not a git branch name/);
+    expect(() => branchToVersion("123")).toThrow(/does not give a usable release name/);
+  });
+});
+
+describe("hostile branch names", () => {
+  it("refuses what git refuses, in one line", async () => {
+    const { branchToVersion, isGitBranchName } = await import("../../src/release/version.js");
+    for (const b of ["../../etc", "x\ny", "a".repeat(201), "-rf", "a..b", "x:y", "feature/.hidden", "a b", "x\0", "a.lock", "a//b", "@", "a@{1}"]) {
+      expect(isGitBranchName(b), b).toBe(false);
+      expect(() => branchToVersion(b)).toThrow(/^invalid branch "[^\n]*": not a git branch name$/);
+    }
+  });
+  it("turns names git allows into plain DNS labels", async () => {
+    const { branchToVersion } = await import("../../src/release/version.js");
+    expect(branchToVersion("a;b")).toBe("a-b");
+    expect(branchToVersion("$(id)")).toBe("id");
+    expect(branchToVersion("feature/Login_Page")).toBe("feature-login-page");
+  });
+});
+
+describe("quote", () => {
+  it("keeps a message on one line and short", async () => {
+    const { quote } = await import("../../src/errors.js");
+    expect(quote("a\nb")).toBe('"a\\nb"');
+    expect(quote("x".repeat(300))).toHaveLength(82);
   });
 });
