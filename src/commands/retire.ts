@@ -6,6 +6,7 @@ import { hostArgs, withContext, withLocks, type Context, type GlobalOptions } fr
 export async function remove(g: GlobalOptions, version: string): Promise<void> {
   assertVersion(version);
   await withContext(g, {}, async (ctx) => {
+    assertVersion(version, ctx.config.subdomains);
     await withLocks(ctx, `remove ${version}`, g.wait, async () => {
       for (const a of hostArgs(ctx)) await removeRelease(a, version);
     });

@@ -2,6 +2,7 @@ import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { UsageError } from "../errors.js";
+import { faultPoint } from "./fault.js";
 
 /**
  * A long command's step journal on the deploy machine, so that
@@ -86,6 +87,7 @@ export class Journal {
     const r = await fn();
     this.data.done.push(name);
     await this.save();
+    faultPoint(`${this.data.command}:${name}`);
     return r;
   }
 

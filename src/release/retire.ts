@@ -1,8 +1,8 @@
 import { DeplError } from "../errors.js";
-import { removeProgram } from "../supervisor/ctl.js";
+import { programState, removeProgram, startProgram, stopProgram } from "../supervisor/ctl.js";
 import { containerName } from "../supervisor/program.js";
 import { versionTarget } from "../switch/plan.js";
-import { readTraffic, unrouteVersion, type TrafficState } from "../switch/traffic.js";
+import { readTraffic, routeVersion, unrouteVersion, type TrafficState } from "../switch/traffic.js";
 import { audit } from "./audit.js";
 import { roleOf } from "./inventory.js";
 import { processNames } from "./install.js";
@@ -10,8 +10,15 @@ import { programName } from "./layout.js";
 import type { OnHost } from "./on-host.js";
 import { readRelease, type ReleaseMeta } from "./metadata.js";
 import { assertVersion } from "./version.js";
+import { runSteps } from "./steps.js";
+import { faultPoint } from "./fault.js";
 
-/** Stops and removes one release; never live, previous or canary; never touches shared/. */
+/**
+ * Stops and removes one release; never live, previous or canary; never touches shared/.
+ * Steps: unroute, stop (both undone if a later step fails), then delete, whose
+ * parts are idempotent and end with the release directory: a removal killed
+ * midway is finished by running it again.
+ */
 export async function removeRelease(a: OnHost, version: string, why = "remove"): Promise<void> {
   const { host, layout: l, config } = a;
   assertVersion(version);
@@ -19,18 +26,45 @@ export async function removeRelease(a: OnHost, version: string, why = "remove"):
   const role = roleOf(version, t);
   if (role) throw new DeplError(`${host.name}: refusing to remove ${version}: it is the ${role} version${role === "previous" ? " (the rollback target)" : ""}`);
   if (!(await host.exists(l.release(version)))) throw new DeplError(`${host.name}: version ${version} is not installed`);
-  await unrouteVersion(host, l, version);
   const meta = await readRelease(host, l, version);
-  if (meta?.alias && (await host.readlink(l.versionLink(meta.alias))) === versionTarget(version)) await host.remove(l.versionLink(meta.alias));
-  for (const process of processNames(config)) {
-    const program = programName(config.app, version, process);
-    await removeProgram(host, program, l.programConf(program));
-    await host.run(["docker", "rm", "-f", containerName(config.app, version, process)], { allowFailure: true });
-    await host.remove(l.processLog(version, process));
-  }
-  await host.remove(l.release(version));
-  // Removes the tag; the image goes with it unless another tag (release) still uses it.
-  await host.run(["docker", "image", "rm", `${config.app}:${version}`], { allowFailure: true });
+  const programs = processNames(config).map((p) => ({ process: p, program: programName(config.app, version, p) }));
+  await runSteps("remove", a.say, async (s) => {
+    await s.step(
+      "unroute",
+      async () => {
+        const routed = (await host.readlink(l.versionLink(version))) === versionTarget(version);
+        await unrouteVersion(host, l, version);
+        if (meta?.alias && (await host.readlink(l.versionLink(meta.alias))) === versionTarget(version)) await host.remove(l.versionLink(meta.alias));
+        return routed;
+      },
+      async (routed) => (routed ? routeVersion(host, l, version) : undefined),
+    );
+    await s.step(
+      "stop",
+      async () => {
+        const running: string[] = [];
+        for (const { program } of programs) {
+          if ((await programState(host, program)) === "RUNNING") running.push(program);
+          await stopProgram(host, program);
+        }
+        return running;
+      },
+      async (running) => {
+        for (const program of running) await startProgram(host, program);
+      },
+    );
+    s.commit();
+    await s.step("delete", async () => {
+      for (const { process, program } of programs) {
+        await removeProgram(host, program, l.programConf(program));
+        await host.run(["docker", "rm", "-f", containerName(config.app, version, process)], { allowFailure: true });
+        await host.remove(l.processLog(version, process));
+      }
+      // Removes the tag; the image goes with it unless another tag (release) still uses it.
+      await host.run(["docker", "image", "rm", `${config.app}:${version}`], { allowFailure: true });
+      await host.remove(l.release(version));
+    });
+  });
   await audit(host, l, { actor: a.actor, action: why, version, result: "ok" });
 }
 
@@ -70,6 +104,7 @@ export async function prune(a: OnHost, p: PrunePolicy): Promise<string[]> {
   for (const v of gone) {
     a.say(`${host.name}: pruning ${v}`);
     await removeRelease(a, v, "prune");
+    faultPoint(`prune:removed-${gone.indexOf(v) + 1}`);
   }
   await host.run(["docker", "image", "prune", "-f", "--filter", `label=depl.app=${a.config.app}`], { allowFailure: true });
   return gone;

@@ -5,6 +5,8 @@ export const REPO = fileURLToPath(new URL("../..", import.meta.url));
 
 export interface CliResult {
   code: number;
+  /** The signal that ended depl, if one did (the fault suite's SIGKILL). */
+  signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
 }
@@ -21,6 +23,6 @@ export function depl(args: string[], opts: { env?: Record<string, string> } = {}
     child.stdout.on("data", (d) => (stdout += d));
     child.stderr.on("data", (d) => (stderr += d));
     child.on("error", reject);
-    child.on("close", (code) => resolve({ code: code ?? 1, stdout, stderr }));
+    child.on("close", (code, signal) => resolve({ code: code ?? 1, signal, stdout, stderr }));
   });
 }

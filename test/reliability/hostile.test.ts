@@ -60,7 +60,7 @@ describe("hostile command-line input", () => {
 
   it("refuses bad branch names and percentages", async () => {
     // What git itself refuses; names git allows ("a;b", "$(id)") become plain labels (unit-tested).
-    const branches = ["../../etc", "x\ny", LONG, "-rf", "a..b", "x:y", "feature/.hidden", "a b", "x\u0000"];
+    const branches = ["../../etc", "x\ny", LONG, "-rf", "a..b", "x:y", "feature/.hidden", "a b"];
     for (const b of branches) await usage(["buildinst", "--branch", b], /invalid branch|option/);
     const percents = ["0%", "100%", "-1%", "5.5%", "abc", "5%%", "1e1%", "05%", "50"];
     for (const p of percents) await usage(["canary", v1, p], /invalid (percentage|canary share)/);
