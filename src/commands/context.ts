@@ -105,8 +105,12 @@ export async function withLocks<T>(
   command: string,
   waitSeconds: number | undefined,
   fn: () => Promise<T>,
-  /** Take over a stale lock left by a dead run of this command (buildinst --resume). */
-  takeOverStaleOf?: string,
+  /**
+   * Whose stale lock to take over (a command prefix); by default any: a lock
+   * whose process is gone from this machine holds nothing back, and a plain
+   * rerun of a killed command must be able to finish it.
+   */
+  takeOverStaleOf = "",
 ): Promise<T> {
   const { acquireLock } = await import("../release/lock.js");
   const held = [];

@@ -72,8 +72,8 @@ export async function acquireLock(
     if (await tryCreate(host, layout, info)) break;
     const holder = await readLock(host, layout);
     if (!holder) continue; // released between our attempt and our read
-    if (opts.takeOverStaleOf && holder.command.startsWith(opts.takeOverStaleOf) && isStale(holder)) {
-      opts.say?.(`${host.name}: taking over the stale lock of the interrupted run (${describeLock(holder, true).split(";")[0]})`);
+    if (opts.takeOverStaleOf !== undefined && holder.command.startsWith(opts.takeOverStaleOf) && isStale(holder)) {
+      opts.say?.(`${host.name}: taking over the lock of a depl that died (${describeLock(holder, true).split(";")[0]})`);
       await host.remove(layout.lock);
       continue;
     }

@@ -133,18 +133,28 @@ describe("locks", () => {
     expect(existsSync(`${base}/lock`)).toBe(false);
   });
 
-  it("lock status reports a stale lock; lock release --force removes it", async () => {
-    writeFileSync(`${base}/lock`, JSON.stringify({ actor: "ghost", command: "promote x", since: "2026-01-01T00:00:00Z", machine: sh("hostname").trim(), pid: 2 ** 22 + 11 }));
+  it("lock status reports a stale lock; lock release --force removes it; a rerun takes a dead holder's lock over", async () => {
+    const ghost = JSON.stringify({ actor: "ghost", command: "promote x", since: "2026-01-01T00:00:00Z", machine: sh("hostname").trim(), pid: 2 ** 22 + 11 });
+    writeFileSync(`${base}/lock`, ghost);
     let r = await run(["lock", "status"]);
     expect(r.stdout).toMatch(/held by ghost .*STALE/);
-    r = await run(["promote", b]);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/locked: held by ghost/);
     r = await run(["lock", "release"]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/needs --force/);
     r = await run(["lock", "release", "--force"]);
     expect(r.code).toBe(0);
+    expect(existsSync(`${base}/lock`)).toBe(false);
+    // A holder that is alive (pid 1 on this machine) is never taken over.
+    writeFileSync(`${base}/lock`, JSON.stringify({ ...JSON.parse(ghost), actor: "alive", pid: 1 }));
+    r = await run(["promote", b]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/locked: held by alive/);
+    // A holder whose process is gone (depl killed midway) is: the rerun finishes the job.
+    writeFileSync(`${base}/lock`, ghost);
+    r = await run(["promote", b]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/taking over the lock of a depl that died \(held by ghost/);
+    expect(await liveVersion()).toBe(b);
     expect(existsSync(`${base}/lock`)).toBe(false);
   });
 
