@@ -74,6 +74,10 @@ export class Journal {
       return r;
     } catch (e) {
       await this.finish("failed", (e as Error).message.split("\n")[0]!);
+      // A usage error changed nothing worth resuming; anything else says how to go on.
+      if (e instanceof Error && !(e instanceof UsageError) && this.data.done.length > 0) {
+        e.message += `\n(done: ${this.data.done.join(", ")}; \`depl ${this.data.command} --resume\` continues from there)`;
+      }
       throw e;
     }
   }
