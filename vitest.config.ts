@@ -19,7 +19,19 @@ export default defineConfig({
         test: {
           name: "reliability",
           include: ["test/reliability/**/*.test.ts"],
+          exclude: ["test/reliability/restart-*.test.ts"],
           globalSetup: ["test/reliability/global-setup.ts"],
+          testTimeout: 900_000,
+          hookTimeout: 900_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        // Stops and restarts the machine's services: run alone, never beside another suite.
+        test: {
+          name: "restarts",
+          include: ["test/reliability/restart-*.test.ts"],
+          globalSetup: ["test/reliability/restarts-setup.ts"],
           testTimeout: 900_000,
           hookTimeout: 900_000,
           fileParallelism: false,

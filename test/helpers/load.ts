@@ -13,7 +13,16 @@ export interface LoadResult {
  * send GETs with the Host header until stop() is called or maxSeconds pass.
  * A request fails when it errors or answers something other than 200.
  */
-export function startLoad(o: { host: string; port?: number; path?: string; connections?: number; maxSeconds?: number; address?: string }) {
+export function startLoad(o: {
+  host: string;
+  port?: number;
+  path?: string;
+  connections?: number;
+  maxSeconds?: number;
+  address?: string;
+  /** false: a new connection per request (Connection: close), as nginx gives its upstreams. */
+  keepAlive?: boolean;
+}) {
   const port = o.port ?? 80;
   const started = Date.now();
   const deadline = started + (o.maxSeconds ?? 300) * 1000;
@@ -25,7 +34,7 @@ export function startLoad(o: { host: string; port?: number; path?: string; conne
     while (!stopping && Date.now() < deadline) {
       let why: string | null = null;
       try {
-        const r = await request(url, { headers: { host: o.host }, dispatcher, headersTimeout: 20_000, bodyTimeout: 20_000 });
+        const r = await request(url, { headers: { host: o.host }, dispatcher, reset: o.keepAlive === false, headersTimeout: 20_000, bodyTimeout: 20_000 });
         await r.body.text();
         if (r.statusCode !== 200) why = String(r.statusCode);
       } catch (e) {

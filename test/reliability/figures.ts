@@ -2,8 +2,12 @@ import { appendFileSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { REPO } from "../helpers/cli.js";
 
-/** Where the reliability suite's figures go: one JSON line per row; global-setup prints them as a table. */
+/**
+ * Where the figures go: one JSON line per row, printed as a table when the suite ends
+ * (global-setup.ts). The restarts suite, which stops services, runs alone and has its own file.
+ */
 export const FIGURES = `${REPO}/test-artifacts/reliability-figures.jsonl`;
+export const RESTART_FIGURES = `${REPO}/test-artifacts/restart-figures.jsonl`;
 
 export interface FigureRow {
   /** fault points, restarts, bad releases, hostile input, hardening */
@@ -15,7 +19,7 @@ export interface FigureRow {
   seconds?: number;
 }
 
-export function record(row: FigureRow): void {
-  mkdirSync(dirname(FIGURES), { recursive: true });
-  appendFileSync(FIGURES, JSON.stringify(row) + "\n");
+export function record(row: FigureRow, file = row.group === "restarts" ? RESTART_FIGURES : FIGURES): void {
+  mkdirSync(dirname(file), { recursive: true });
+  appendFileSync(file, JSON.stringify(row) + "\n");
 }
