@@ -90,6 +90,7 @@ export function renderSite(config: SiteConfig, siteHost: SiteHost = { ipv6: fals
     // split_clients: 1% per bucket, the last one takes what rounding leaves.
     buckets: Array.from({ length: BUCKET_COUNT - 1 }, (_, i) => bucketName(i)),
     lastBucket: bucketName(BUCKET_COUNT - 1),
+    allBuckets: Array.from({ length: BUCKET_COUNT }, (_, i) => bucketName(i)),
     cookieMaxAge: BUCKET_COOKIE_MAX_AGE,
     versionMapRegex: `~^(?:${TIMESTAMP_RE}|${BRANCH_RE})$`,
     previewRegex: `~^${notSub}(?<depl_preview_version>${TIMESTAMP_RE}|${BRANCH_RE})[.](?<depl_preview_host>${hostRe})$`,

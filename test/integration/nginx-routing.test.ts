@@ -282,6 +282,56 @@ describe("nginx routing with traffic links", () => {
   });
 });
 
+describe("a crash of the live version", () => {
+  const V3 = "2024.02.02.00.00";
+  let crashy: ChildProcess;
+
+  it("loses no request that never reached it: the previous version answers, POSTs included", async () => {
+    await setLive(host, l, V1);
+    await mkdir(l.sockDir(V3), { recursive: true, mode: 0o755 });
+    // Its own process, so that SIGKILL leaves the socket file behind as a crashed container does.
+    const script = `require("http").createServer((q, s) => { s.writeHead(200, { "x-depl-version": "${V3}" }); s.end("{}"); })` +
+      `.listen({ path: process.argv[1], backlog: 1024 }, () => { require("fs").chmodSync(process.argv[1], 0o777); console.log("up"); });`;
+    crashy = spawn(process.execPath, ["-e", script, l.socket(V3)], { stdio: ["ignore", "pipe", "inherit"] });
+    await new Promise((r) => crashy.stdout!.once("data", r));
+    await routeVersion(host, l, V3);
+    await setLive(host, l, V3);
+    expect((await get(DOMAIN)).headers["x-depl-version"]).toBe(V3);
+
+    let stop = false;
+    const seen = new Map<string, number>();
+    const failures: string[] = [];
+    const worker = async () => {
+      while (!stop) {
+        const r = await get(DOMAIN).catch((e: Error) => ({ status: 0, error: e.message }) as const);
+        if ("error" in r || r.status !== 200) failures.push("error" in r ? r.error : String(r.status));
+        else seen.set(r.headers["x-depl-version"]!, (seen.get(r.headers["x-depl-version"]!) ?? 0) + 1);
+      }
+    };
+    const workers = Array.from({ length: 16 }, worker);
+    await new Promise((r) => setTimeout(r, 300));
+    crashy.kill("SIGKILL");
+    await new Promise((r) => crashy.once("exit", r));
+    await new Promise((r) => setTimeout(r, 700));
+    stop = true;
+    await Promise.all(workers);
+    console.log(`live killed under load: ${JSON.stringify(Object.fromEntries(seen))}, ${failures.length} failed`);
+    expect(await host.exists(l.socket(V3))).toBe(true); // the stale socket is still there
+    // Even the GETs that were inside V3 when it died are answered: nginx resends an idempotent request.
+    expect(failures).toEqual([]);
+    expect(seen.get(V1)).toBeGreaterThan(100);
+    const after = await many(200, 10, () => get(DOMAIN, { cookie: "depl_bucket=50" }));
+    expect(after.every((r) => r.status === 200 && r.headers["x-depl-version"] === V1)).toBe(true);
+    const post = await post1(DOMAIN);
+    expect([post.status, post.headers["x-depl-version"]]).toEqual([200, V1]);
+    // A forced or preview request for the dead version is not redirected to another version.
+    expect((await get(DOMAIN, { "x-depl-version": V3 })).status).toBe(502);
+    expect((await get(`${V3}.${DOMAIN}`)).status).toBe(502);
+    await setLive(host, l, V1);
+    await unrouteVersion(host, l, V3);
+  });
+});
+
 describe("static files served by nginx from the release directories", () => {
   const file = async (v: string, name: string, text: string) => {
     await mkdir(l.staticDir(v), { recursive: true, mode: 0o755 });
@@ -442,6 +492,18 @@ function get(hostHeader: string, headers: Record<string, string> = {}, opts: { a
     });
     const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join("");
     socket.write(`GET ${opts.path ?? "/"} HTTP/1.1\r\nHost: ${hostHeader}\r\n${extra}Connection: close\r\n\r\n`);
+  });
+}
+
+/** A POST with a body through 127.0.0.1. */
+function post1(hostHeader: string): Promise<Res> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, "127.0.0.1");
+    const chunks: Buffer[] = [];
+    socket.on("data", (c: Buffer) => chunks.push(c));
+    socket.on("error", reject);
+    socket.on("end", () => resolve(parseResponse(Buffer.concat(chunks).toString("latin1"))));
+    socket.write(`POST / HTTP/1.1\r\nHost: ${hostHeader}\r\nCookie: depl_bucket=50\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello`);
   });
 }
 

@@ -29,13 +29,28 @@ describe("renderSite", () => {
   });
 
   it("proxies the live site through the bucket links and a forced version through versions/", () => {
-    expect(lines).toContain("proxy_pass http://unix:/srv/depl/app1/traffic/$depl_app1_sock:;");
     expect(lines).toContain("set $depl_app1_sock buckets/$depl_app1_bucket.sock;");
     expect(lines).toContain("set $depl_app1_sock versions/$depl_app1_forced_header.sock;");
     expect(lines).toContain("set $depl_app1_sock versions/$depl_app1_forced_by_cookie.sock;");
     expect(lines).toContain("if (!-x $depl_app1_need_header) { return 404; }");
     expect(lines).toContain("if (!-x /srv/depl/app1/traffic/$depl_app1_sock) { return 503; }");
     expect(lines).toContain("proxy_set_header Host $host;");
+  });
+
+  it("gives each bucket an upstream group whose way out is live, then previous, resending only what nginx may", () => {
+    const groups = [...site.matchAll(/^upstream depl_app1_b(\d\d) \{\n([^}]*)\}/gm)];
+    expect(groups.map((m) => m[1])).toEqual(Array.from({ length: 100 }, (_, i) => String(i).padStart(2, "0")));
+    expect(groups[42]![2]!.trim().split("\n").map((s) => s.trim())).toEqual([
+      "server unix:/srv/depl/app1/traffic/buckets/42.sock max_fails=0;",
+      "server unix:/srv/depl/app1/traffic/live.sock max_fails=0 backup;",
+      "server unix:/srv/depl/app1/traffic/previous.sock max_fails=0 backup;",
+    ]);
+    expect(site).not.toMatch(/^\s*keepalive\b|non_idempotent/m);
+    expect(lines).toContain("proxy_pass http://$depl_app1_pass;");
+    expect(lines).toContain("set $depl_app1_pass depl_app1_b$depl_app1_bucket;");
+    expect(lines).toContain("set $depl_app1_pass unix:/srv/depl/app1/traffic/versions/$depl_app1_forced_header.sock:;");
+    expect(lines).toContain("proxy_next_upstream error;");
+    expect(lines.filter((s) => s === "proxy_next_upstream off;")).toHaveLength(1); // the preview
   });
 
   it("sends a client whose forcing cookie names a missing version to live, and expires that cookie", () => {
@@ -168,13 +183,13 @@ describe("renderSite", () => {
     }
   });
 
-  it("proxies for zero-drop switching: a connection per request, no retries, request id", () => {
-    for (const l of ["proxy_http_version 1.1;", "proxy_set_header Connection close;", "proxy_next_upstream off;",
+  it("proxies for zero-drop switching: a connection per request (no keepalive pool), request id", () => {
+    for (const l of ["proxy_http_version 1.1;", "proxy_set_header Connection close;",
       "proxy_set_header X-Request-Id $request_id;", "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
       "proxy_set_header X-Forwarded-Proto $scheme;", 'proxy_set_header X-Depl-Version "";']) {
       expect(lines.filter((s) => s === l), l).toHaveLength(2);
     }
-    expect(site).not.toMatch(/^\s*(upstream|keepalive)\b/m);
+    expect(site).not.toMatch(/^\s*keepalive\b/m);
   });
 
   it("ends with a newline and is the same text for the same config", () => {
