@@ -3,7 +3,7 @@ import { DeplError } from "../errors.js";
 import type { Host } from "../host/host.js";
 import { isSafeAbsPath } from "../config/names.js";
 import { layout } from "../release/layout.js";
-import { includePath, renderInclude, renderSite, type SiteConfig } from "./render.js";
+import { HTTP_LEVEL_CONF, httpLevelPath, includePath, renderInclude, renderSite, type SiteConfig, type SiteHost } from "./render.js";
 
 /** How depl reaches the nginx that serves the site. The defaults mean the system's nginx. */
 export interface NginxControl {
@@ -31,10 +31,14 @@ export interface NginxFile {
   text: string;
 }
 
-/** site: included at http level, so it can be tested alone; include: the file in nginx's conf.d. */
+/**
+ * site: included at http level, so it can be tested alone; include: the file in nginx's conf.d;
+ * http: the http-level settings that all depl apps share (the same text from every app).
+ */
 export interface SiteFiles {
   site: NginxFile;
   include: NginxFile;
+  http: NginxFile;
 }
 
 export interface ApplyResult {
@@ -44,18 +48,25 @@ export interface ApplyResult {
   reloaded: boolean;
 }
 
-export function siteFiles(config: SiteConfig): SiteFiles {
+export function siteFiles(config: SiteConfig, siteHost?: SiteHost): SiteFiles {
   const l = layout(config.root, config.app);
   return {
-    site: { path: l.siteConf, text: renderSite(config) },
+    site: { path: l.siteConf, text: renderSite(config, siteHost) },
     include: { path: includePath(config), text: renderInclude(config) },
+    http: { path: httpLevelPath(config), text: HTTP_LEVEL_CONF },
   };
+}
+
+/** IPv6 is up when the kernel lists an address (::1 on lo at least); no file or an empty one: IPv4 only. */
+export async function detectSiteHost(host: Host): Promise<SiteHost> {
+  const inet6 = await host.readFile("/proc/net/if_inet6").catch(() => null);
+  return { ipv6: inet6 !== null && inet6.trim() !== "" };
 }
 
 /** Renders the app's site and puts it into nginx: see applySiteFiles. */
 export async function applySite(host: Host, config: SiteConfig, opts: Partial<NginxControl> = {}): Promise<ApplyResult> {
   const l = layout(config.root, config.app);
-  const files = siteFiles(config);
+  const files = siteFiles(config, await detectSiteHost(host));
   if (!(await host.exists(config.nginx.conf_dir))) {
     throw new DeplError(`${host.name}: ${config.nginx.conf_dir} (nginx.conf_dir) does not exist: is nginx installed? (depl setup installs it)`);
   }
@@ -73,15 +84,20 @@ export async function applySiteFiles(host: Host, files: SiteFiles, opts: Partial
   const ctl = { ...DEFAULT_NGINX_CONTROL, ...opts };
   const oldSite = await host.readFile(files.site.path);
   const oldInclude = await host.readFile(files.include.path);
-  if (oldSite === files.site.text && oldInclude === files.include.text) return { changed: false, reloaded: false };
+  const oldHttp = await host.readFile(files.http.path);
+  if (oldSite === files.site.text && oldInclude === files.include.text && oldHttp === files.http.text) {
+    return { changed: false, reloaded: false };
+  }
 
-  await testAlone(host, files.site.text, ctl);
+  await testAlone(host, files, ctl);
 
   const restore = async () => {
     await putBack(host, files.include.path, oldInclude);
     await putBack(host, files.site.path, oldSite);
+    await putBack(host, files.http.path, oldHttp);
   };
   try {
+    await host.writeFile(files.http.path, files.http.text, { mode: 0o644 });
     await host.writeFile(files.site.path, files.site.text, { mode: 0o644 });
     await host.writeFile(files.include.path, files.include.text, { mode: 0o644 });
     const test = await host.run([ctl.bin, ...ctl.instanceArgs, "-t"], { allowFailure: true });
@@ -95,13 +111,14 @@ export async function applySiteFiles(host: Host, files: SiteFiles, opts: Partial
   }
 }
 
-/** `nginx -t` of a main config that holds nothing but the candidate site. */
-async function testAlone(host: Host, siteText: string, ctl: NginxControl): Promise<void> {
+/** `nginx -t` of a main config that holds nothing but the candidate site (and depl's http-level file). */
+async function testAlone(host: Host, files: SiteFiles, ctl: NginxControl): Promise<void> {
   const dir = (await host.run(["mktemp", "-d", "/tmp/depl-nginx-XXXXXXXX"])).stdout.trim();
   if (!isSafeAbsPath(dir)) throw new DeplError(`${host.name}: mktemp gave an unusable directory name ${JSON.stringify(dir)}`);
   try {
     const conf = posix.join(dir, "nginx.conf");
-    await host.writeFile(posix.join(dir, "site.conf"), siteText);
+    await host.writeFile(posix.join(dir, "http.conf"), files.http.text);
+    await host.writeFile(posix.join(dir, "site.conf"), files.site.text);
     await host.writeFile(conf, testConf(dir));
     const test = await host.run([ctl.bin, "-t", "-p", `${dir}/`, "-c", conf], { allowFailure: true });
     if (test.code !== 0) throw new DeplError(`${host.name}: nginx rejects the new site: ${nginxMessage(test.stderr)}`);
@@ -116,6 +133,7 @@ function testConf(dir: string): string {
     `error_log stderr;`,
     `events {}`,
     `http {`,
+    `    include ${dir}/http.conf;`,
     `    include ${dir}/site.conf;`,
     `}`,
     ``,

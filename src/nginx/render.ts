@@ -10,11 +10,29 @@ import { BUCKET_COUNT, bucketName } from "../switch/plan.js";
 /** The parts of the config that the nginx site depends on. */
 export type SiteConfig = Pick<Config, "app" | "domain" | "subdomains" | "root"> & {
   nginx: Pick<Config["nginx"], "listen" | "conf_dir">;
+  static?: Pick<NonNullable<Config["static"]>, "url"> | undefined;
 };
+
+/** What the site depends on about the host nginx runs on, not about the app. */
+export interface SiteHost {
+  /** Listen on [::] too: browsers try ::1 first for *.localhost and names with AAAA records. */
+  ipv6: boolean;
+}
 
 /** Named defaults of the rendered site. */
 export const BUCKET_COOKIE_MAX_AGE = 31_536_000; // one year, in seconds
 export const PROXY_TIMEOUTS = { connect: "5s", send: "60s", read: "60s" } as const;
+/** Static files whose names carry a content hash never change: a year (RFC 9111's customary maximum). */
+export const STATIC_HASHED_MAX_AGE = 31_536_000;
+/**
+ * Directives that nginx allows once at http level, so one file for all depl apps:
+ * each app's maps and captures add variables, and from a few apps on nginx's
+ * default variables_hash_max_size (1024) warns on every -t and reload.
+ */
+export const HTTP_LEVEL_CONF = `# depl: http-level settings shared by every depl app. Rendered by depl: edits are overwritten.
+variables_hash_max_size 4096;
+variables_hash_bucket_size 128;
+`;
 
 /** Version names as nginx matches them (same shapes as src/release/version.ts, without date checks). */
 const TIMESTAMP_RE = "[0-9]{4}[.][0-9]{2}[.][0-9]{2}[.][0-9]{2}[.][0-9]{2}(?:-[0-9]{1,3})?";
@@ -29,6 +47,7 @@ const TEMPLATE_DIR = new URL("../../templates/nginx/", import.meta.url);
 
 type Template = (context: object) => string;
 let compiled: { site: Template; include: Template } | undefined;
+const STATIC_URL = /^\/(?:[A-Za-z0-9_.-]+\/)+$/;
 
 /** Compiled on first use (no file is read at import time). noEscape: HTML escaping means nothing to nginx. */
 function templates(): { site: Template; include: Template } {
@@ -36,13 +55,16 @@ function templates(): { site: Template; include: Template } {
   const read = (name: string) => readFileSync(new URL(name, TEMPLATE_DIR), "utf8");
   const hbs = Handlebars.create();
   hbs.registerPartial("proxy", read("proxy.hbs"));
+  hbs.registerPartial("listen", read("listen.hbs"));
+  hbs.registerPartial("notfound", read("notfound.hbs"));
+  hbs.registerPartial("staticHeaders", read("static.hbs"));
   const opts = { noEscape: true, strict: true };
   compiled = { site: hbs.compile(read("site.conf.hbs"), opts), include: hbs.compile(read("include.conf.hbs"), opts) };
   return compiled;
 }
 
 /** The app's server blocks, maps and log format, included at nginx's http level. */
-export function renderSite(config: SiteConfig): string {
+export function renderSite(config: SiteConfig, siteHost: SiteHost = { ipv6: false }): string {
   const c = checkSiteConfig(config);
   const l = layout(c.root, c.app);
   const domainRe = escapeDots(c.domain);
@@ -56,12 +78,19 @@ export function renderSite(config: SiteConfig): string {
     id: c.app.replace(/-/g, "_"),
     domain: c.domain,
     listen: c.nginx.listen,
+    ipv6: siteHost.ipv6 === true,
+    homeUrl: `$scheme://${c.domain}${c.nginx.listen === 80 ? "" : `:${c.nginx.listen}`}/`,
+    static: c.static !== undefined,
+    staticUrl: c.static ? escapeDots(c.static.url) : "",
+    staticMaxAge: STATIC_HASHED_MAX_AGE,
+    base: l.base,
     liveRegex: `~^${hostRe}$`,
     traffic: l.traffic,
     accessLog: l.accessLog,
     // split_clients: 1% per bucket, the last one takes what rounding leaves.
     buckets: Array.from({ length: BUCKET_COUNT - 1 }, (_, i) => bucketName(i)),
     lastBucket: bucketName(BUCKET_COUNT - 1),
+    allBuckets: Array.from({ length: BUCKET_COUNT }, (_, i) => bucketName(i)),
     cookieMaxAge: BUCKET_COOKIE_MAX_AGE,
     versionMapRegex: `~^(?:${TIMESTAMP_RE}|${BRANCH_RE})$`,
     previewRegex: `~^${notSub}(?<depl_preview_version>${TIMESTAMP_RE}|${BRANCH_RE})[.](?<depl_preview_host>${hostRe})$`,
@@ -74,6 +103,11 @@ export function renderSite(config: SiteConfig): string {
 export function renderInclude(config: SiteConfig): string {
   const c = checkSiteConfig(config);
   return templates().include({ app: c.app, domain: c.domain, siteConf: layout(c.root, c.app).siteConf });
+}
+
+/** Where HTTP_LEVEL_CONF goes: <nginx.conf_dir>/depl.conf (no app is named "", so no app's include has that name). */
+export function httpLevelPath(config: SiteConfig): string {
+  return posix.join(checkSiteConfig(config).nginx.conf_dir, "depl.conf");
 }
 
 /** Where renderInclude's text goes: <nginx.conf_dir>/depl-<app>.conf. */
@@ -103,6 +137,9 @@ export function checkSiteConfig(config: SiteConfig): SiteConfig {
   }
   if (typeof nginx.conf_dir !== "string" || !isSafeAbsPath(nginx.conf_dir)) {
     throw bad("nginx.conf_dir", nginx.conf_dir, "an absolute path of letters, digits and ._@+-");
+  }
+  if (config.static !== undefined && (typeof config.static?.url !== "string" || !STATIC_URL.test(config.static.url))) {
+    throw bad("static.url", config.static?.url, "a URL path that starts and ends with /, such as /static/");
   }
   const longest = layout(root, app).versionLink(LONGEST_VERSION);
   if (Buffer.byteLength(longest) > MAX_SOCKET_PATH) {

@@ -18,12 +18,18 @@ export function layout(root: string, app: string) {
     runScript: (v: string, process: string) => posix.join(base, "releases", v, `run-${process}.sh`),
     /** Log of a process of a version: log/<v>.log for web, log/<v>-<process>.log for workers. */
     processLog: (v: string, process: string) => posix.join(base, "log", process === "web" ? `${v}.log` : `${v}-${process}.log`),
+    /** Static files of a version, copied out of its image at install (config `static`). */
+    staticDir: (v: string) => posix.join(base, "releases", v, "static"),
     envFile: (v: string) => posix.join(base, "releases", v, "env"),
     traffic,
     /** traffic/live.sock -> ../releases/<v>/sock/app.sock */
     liveLink: posix.join(traffic, "live.sock"),
     previousLink: posix.join(traffic, "previous.sock"),
     canaryLink: posix.join(traffic, "canary.sock"),
+    /** traffic/live.static -> ../releases/<v>/static, moved with live.sock (previous, canary alike). */
+    liveStatic: posix.join(traffic, "live.static"),
+    previousStatic: posix.join(traffic, "previous.static"),
+    canaryStatic: posix.join(traffic, "canary.static"),
     /** traffic/versions/<v>.sock: present only while <v> is installed and healthy (preview route). */
     versionsDir: posix.join(traffic, "versions"),
     versionLink: (v: string) => posix.join(traffic, "versions", `${v}.sock`),

@@ -15,6 +15,9 @@ export interface TrafficLinks {
   live: string | null;
   previous: string | null;
   canary: string | null;
+  /** traffic/live.static's target (only planSetLive and planSetCanary look at these). */
+  liveStatic?: string | null;
+  canaryStatic?: string | null;
   buckets: (string | null)[];
 }
 
@@ -37,6 +40,11 @@ export function bucketLink(l: Layout, i: number): string {
 /** From traffic/ (live, previous, canary) to the release's socket. */
 export function releaseTarget(v: string): string {
   return `../releases/${v}/sock/app.sock`;
+}
+
+/** From traffic/ (live.static, previous.static, canary.static) to the release's static files. */
+export function staticTarget(v: string): string {
+  return `../releases/${v}/static`;
 }
 
 /** From traffic/versions/ to the release's socket. */
@@ -67,13 +75,26 @@ export function describeTraffic(links: TrafficLinks): TrafficState {
   };
 }
 
-/** previous.sock takes live's old target first (no request goes there), then live.sock moves. */
+/**
+ * previous takes live's old targets first (no request goes there), then live.static,
+ * then live.sock: a page of the new version finds its files as soon as it can be
+ * served, and a page of the old one finds its files under previous.static.
+ */
 export function planSetLive(l: Layout, links: TrafficLinks, v: string): LinkOp[] {
   assertVersion(v);
   const target = releaseTarget(v);
-  if (links.live === target) return [];
   const ops: LinkOp[] = [];
-  if (links.live !== null) ops.push({ op: "link", path: l.previousLink, target: links.live });
+  if (links.live === target) {
+    // Already live; a site set up before static links existed gets its link now.
+    if (links.liveStatic !== staticTarget(v)) ops.push({ op: "link", path: l.liveStatic, target: staticTarget(v) });
+    return ops;
+  }
+  const old = versionOfTarget(links.live);
+  if (links.live !== null) {
+    if (old !== null) ops.push({ op: "link", path: l.previousStatic, target: staticTarget(old) });
+    ops.push({ op: "link", path: l.previousLink, target: links.live });
+  }
+  ops.push({ op: "link", path: l.liveStatic, target: staticTarget(v) });
   ops.push({ op: "link", path: l.liveLink, target });
   return ops;
 }
@@ -90,14 +111,16 @@ export function planSetCanary(l: Layout, links: TrafficLinks, v: string, percent
   if (live === null) throw new UsageError("no version is live yet: promote one before starting a canary");
   if (live === v) throw new UsageError(`${v} is the live version; a canary must be another one`);
   const ops: LinkOp[] = [];
+  if (links.canaryStatic !== staticTarget(v)) ops.push({ op: "link", path: l.canaryStatic, target: staticTarget(v) });
   if (links.canary !== releaseTarget(v)) ops.push({ op: "link", path: l.canaryLink, target: releaseTarget(v) });
   return [...ops, ...planBuckets(l, links, percent)];
 }
 
-/** Every bucket back to live, then canary.sock goes. */
+/** Every bucket back to live, then canary.sock goes, then canary.static (pages of the canary may still be open). */
 export function planStopCanary(l: Layout, links: TrafficLinks): LinkOp[] {
   const ops = planBuckets(l, links, 0);
   if (links.canary !== null) ops.push({ op: "unlink", path: l.canaryLink });
+  if (links.canaryStatic !== undefined && links.canaryStatic !== null) ops.push({ op: "unlink", path: l.canaryStatic });
   return ops;
 }
 

@@ -66,6 +66,8 @@ async function readLinks(host: Host, l: Layout): Promise<TrafficLinks> {
     live: await host.readlink(l.liveLink),
     previous: await host.readlink(l.previousLink),
     canary: await host.readlink(l.canaryLink),
+    liveStatic: await host.readlink(l.liveStatic),
+    canaryStatic: await host.readlink(l.canaryStatic),
     buckets: await readBucketLinks(host, l),
   };
 }

@@ -6,8 +6,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DeplError } from "../../src/errors.js";
 import { LocalHost } from "../../src/host/local.js";
-import { applySite, applySiteFiles, siteFiles, type NginxControl } from "../../src/nginx/apply.js";
-import { renderSite, type SiteConfig } from "../../src/nginx/render.js";
+import { applySite, applySiteFiles, detectSiteHost, siteFiles, type NginxControl } from "../../src/nginx/apply.js";
+import { HTTP_LEVEL_CONF, renderSite, type SiteConfig, type SiteHost } from "../../src/nginx/render.js";
 import { layout } from "../../src/release/layout.js";
 
 // Real `nginx -t` on every shape of rendered site, and applySite against a
@@ -36,15 +36,23 @@ function siteConfig(over: Partial<SiteConfig> = {}, listen = 8080): SiteConfig {
   };
 }
 
-/** `nginx -t` of a main config whose http block includes the given sites. */
-async function nginxTest(name: string, sites: SiteConfig[]): Promise<{ code: number; stderr: string }> {
+/** `nginx -t` of a main config whose http block includes the given sites (and depl's http-level file, unless told). */
+async function nginxTest(
+  name: string,
+  sites: SiteConfig[],
+  opts: { siteHost?: SiteHost; httpLevel?: boolean } = {},
+): Promise<{ code: number; stderr: string }> {
   const dir = join(tmp, `t-${name}`);
   await mkdir(dir, { recursive: true });
   const includes: string[] = [];
+  if (opts.httpLevel !== false) {
+    await writeFile(join(dir, "depl.conf"), HTTP_LEVEL_CONF);
+    includes.push(`    include ${join(dir, "depl.conf")};`);
+  }
   for (const [i, c] of sites.entries()) {
     await mkdir(layout(c.root, c.app).logDir, { recursive: true });
     const file = join(dir, `site${i}.conf`);
-    await writeFile(file, renderSite(c));
+    await writeFile(file, renderSite(c, opts.siteHost));
     includes.push(`    include ${file};`);
   }
   const conf = join(dir, "nginx.conf");
@@ -64,10 +72,31 @@ describe("every rendered site variant passes a real nginx -t", () => {
     ["two apps in one nginx", () => [siteConfig(), siteConfig({ app: "app2", domain: "app2.localhost", subdomains: ["foo", "bar"] })]],
   ];
   it.each(variants)("%s", async (name, sites) => {
-    const r = await nginxTest(name.replace(/\W+/g, "-"), sites());
+    for (const ipv6 of [false, true]) {
+      for (const withStatic of [false, true]) {
+        const configs = sites().map((c) => (withStatic ? { ...c, static: { url: "/static/" } } : c));
+        const r = await nginxTest(`${name.replace(/\W+/g, "-")}-${ipv6}-${withStatic}`, configs, { siteHost: { ipv6 } });
+        expect(r.stderr).toContain("test is successful");
+        expect(r.code).toBe(0);
+        expect(r.stderr).not.toMatch(/\[(warn|emerg|alert)\]/);
+      }
+    }
+  });
+
+  const apps = (n: number) =>
+    Array.from({ length: n }, (_, i) =>
+      siteConfig({ app: `app-${i}`, domain: `app-${i}.localhost`, subdomains: ["www", "api"], static: i % 2 ? { url: "/static/" } : undefined }, 80),
+    );
+
+  it("six apps on one nginx, both address families: no duplicate listen, no variables_hash warning", async () => {
+    const r = await nginxTest("six-apps", apps(6), { siteHost: { ipv6: true } });
     expect(r.stderr).toContain("test is successful");
-    expect(r.code).toBe(0);
     expect(r.stderr).not.toMatch(/\[(warn|emerg|alert)\]/);
+  });
+
+  it("(the warning that depl's http-level file prevents is real with four apps)", async () => {
+    const r = await nginxTest("four-apps-no-http-level", apps(4), { siteHost: { ipv6: true }, httpLevel: false });
+    expect(r.stderr).toContain("could not build optimal variables_hash");
   });
 });
 
@@ -105,7 +134,8 @@ describe("applySite against a running nginx", () => {
     expect(await status(port, "app1.localhost")).toBe(0); // the default server closes the connection (444)
     expect(await applySite(host, config(), ctl)).toEqual({ changed: true, reloaded: true });
     expect(await readFile(incPath(), "utf8")).toContain(`include ${sitePath()};`);
-    expect(await readFile(sitePath(), "utf8")).toBe(renderSite(config()));
+    expect(await readFile(sitePath(), "utf8")).toBe(renderSite(config(), await detectSiteHost(host)));
+    expect(await readFile(join(confDir, "depl.conf"), "utf8")).toBe(HTTP_LEVEL_CONF);
     expect(await status(port, "app1.localhost")).toBe(503); // the site, with nothing live yet
     expect(await status(port, "x.y.app1.localhost")).toBe(404);
   });

@@ -21,6 +21,8 @@ import {
 
 // A private nginx (its own prefix, port and pid file; the system's nginx is
 // never touched) in front of two tiny apps on unix sockets, as depl lays them out.
+// Its main config has a catch-all server on both address families, as Debian's
+// default site has, which must never answer for a depl name.
 
 const V1 = "2024.01.01.00.00";
 const V2 = "feature-x";
@@ -55,6 +57,7 @@ beforeAll(async () => {
     subdomains: ["foo"],
     root: join(tmp, "srv"),
     nginx: { listen: port, conf_dir: join(tmp, "conf.d") },
+    static: { url: "/static/" },
   };
   l = layout(config.root, config.app);
   await mkdir(config.nginx.conf_dir, { recursive: true });
@@ -100,6 +103,19 @@ describe("nginx routing with traffic links", () => {
     expect((await get(`FOO.${DOMAIN.toUpperCase()}:${port}`)).json()).toMatchObject({ version: V1, host: `foo.${DOMAIN}` });
   });
 
+  it("answers on ::1 as on 127.0.0.1, never with the catch-all server (Chromium tries ::1 first)", async () => {
+    const v6 = { address: "::1" };
+    expect((await get(DOMAIN, {}, v6)).json()).toMatchObject({ version: V1, host: DOMAIN, forwardedFor: "::1" });
+    expect((await get(`foo.${DOMAIN}`, {}, v6)).json()).toMatchObject({ version: V1, host: `foo.${DOMAIN}` });
+    expect((await get(`${V2}.${DOMAIN}`, {}, v6)).json()).toMatchObject({ version: V2, host: DOMAIN });
+    const unknown = await get(`nope.${DOMAIN}`, {}, v6);
+    expect(unknown.status).toBe(404);
+    expectNoSuchVersionPage(unknown, "nope over ::1");
+    // The catch-all is there and answers other names on both families.
+    expect((await get("example.localhost", {}, v6)).body).toBe("Welcome to nginx!");
+    expect((await get("example.localhost")).body).toBe("Welcome to nginx!");
+  });
+
   it("serves previews with the version label taken off the Host the app sees", async () => {
     expect((await get(`${V1}.${DOMAIN}`)).json()).toMatchObject({ version: V1, host: DOMAIN });
     expect((await get(`${V2}.${DOMAIN}`)).json()).toMatchObject({ version: V2, host: DOMAIN });
@@ -130,6 +146,7 @@ describe("nginx routing with traffic links", () => {
       const r = await get(name);
       expect(statuses, `${name} -> ${r.status}`).toContain(r.status);
       expect(r.headers["x-depl-version"], name).toBeUndefined();
+      if (r.status === 404) expectNoSuchVersionPage(r, name);
     }
     expect(total()).toBe(before);
     await unrouteVersion(host, l, "gone");
@@ -146,9 +163,16 @@ describe("nginx routing with traffic links", () => {
     expect(byHeader.json()).toMatchObject({ version: V2, host: `foo.${DOMAIN}`, versionHeader: null });
     expect((await get(DOMAIN, { "x-depl-version": V1, cookie: `depl_version=${V2}` })).json().version).toBe(V1);
     const before = total();
-    expect((await get(DOMAIN, { "x-depl-version": "nope" })).status).toBe(404);
-    expect((await get(DOMAIN, { cookie: "depl_version=2030.01.01.00.00" })).status).toBe(404);
+    const unknown = await get(DOMAIN, { "x-depl-version": "nope" });
+    expect(unknown.status).toBe(404);
+    expectNoSuchVersionPage(unknown, "X-Depl-Version: nope");
     expect(total()).toBe(before);
+    // A cookie outlives its version: the client goes to live, and the cookie goes.
+    const stale = await get(DOMAIN, { cookie: "depl_version=2030.01.01.00.00; depl_bucket=50" });
+    expect(stale.status).toBe(200);
+    expect(stale.json().version).toBe(V1);
+    expect(stale.setCookie).toEqual(["depl_version=; Path=/; Max-Age=0", `depl_version=; Domain=${DOMAIN}; Path=/; Max-Age=0`]);
+    expect((await get(DOMAIN, { cookie: `depl_version=${V2}; depl_bucket=50` })).setCookie).toEqual([]);
     expect((await get(DOMAIN, { "x-depl-version": "../../releases/x" })).json().version).toBe(V1);
     expect((await get(DOMAIN, { cookie: "depl_version=Feature_X" })).json().version).toBe(V1);
   });
@@ -158,9 +182,13 @@ describe("nginx routing with traffic links", () => {
     expect(fresh.setCookie).toHaveLength(1);
     expect(fresh.setCookie[0]).toMatch(/^depl_bucket=\d\d; Domain=app1\.localhost; Path=\/; Max-Age=\d{7,}; HttpOnly; SameSite=Lax$/);
     expect((await get(DOMAIN, { cookie: "depl_bucket=42" })).setCookie).toEqual([]);
-    for (const bad of ["7", "100", "4a", "-1", "../99"]) {
-      expect((await get(DOMAIN, { cookie: `depl_bucket=${bad}` })).setCookie, bad).toHaveLength(1);
+    for (const bad of ["7", "100", "4a", "-1", "../99", ""]) {
+      const r = await get(DOMAIN, { cookie: `depl_bucket=${bad}` });
+      expect(r.setCookie, bad).toHaveLength(2);
+      expect(r.setCookie[0], bad).toMatch(/^depl_bucket=\d\d; Domain=/);
+      expect(r.setCookie[1], bad).toBe("depl_bucket=; Path=/; Max-Age=0");
     }
+    expect((await get(DOMAIN, { cookie: "xdepl_bucket=42" })).setCookie).toHaveLength(1);
   });
 
   it("sends a 5% canary share of 2000 new clients to the canary, exactly the buckets 00-04", async () => {
@@ -184,6 +212,13 @@ describe("nginx routing with traffic links", () => {
       const seen = await many(100, 10, () => get(DOMAIN, { cookie: `depl_bucket=${bucket}` }));
       expect(new Set(seen.map((r) => r.headers["x-depl-version"]))).toEqual(new Set([version]));
       expect(seen.every((r) => r.setCookie.length === 0)).toBe(true);
+    }
+    // A browser sends a malformed host-only cookie and the domain one, in either order:
+    // the well-formed one counts, and the malformed one is expired, not re-dealt.
+    for (const cookie of ["depl_bucket=zz; depl_bucket=03", "a=1; depl_bucket=03; depl_bucket=7", "depl_bucket=; depl_bucket=03"]) {
+      const seen = await many(50, 10, () => get(DOMAIN, { cookie }));
+      expect(new Set(seen.map((r) => r.headers["x-depl-version"])), cookie).toEqual(new Set([V2]));
+      expect(new Set(seen.flatMap((r) => r.setCookie)), cookie).toEqual(new Set(["depl_bucket=; Path=/; Max-Age=0"]));
     }
   });
 
@@ -247,7 +282,131 @@ describe("nginx routing with traffic links", () => {
   });
 });
 
+describe("a crash of the live version", () => {
+  const V3 = "2024.02.02.00.00";
+  let crashy: ChildProcess;
+
+  it("loses no request that never reached it: the previous version answers, POSTs included", async () => {
+    await setLive(host, l, V1);
+    await mkdir(l.sockDir(V3), { recursive: true, mode: 0o755 });
+    // Its own process, so that SIGKILL leaves the socket file behind as a crashed container does.
+    const script = `require("http").createServer((q, s) => { s.writeHead(200, { "x-depl-version": "${V3}" }); s.end("{}"); })` +
+      `.listen({ path: process.argv[1], backlog: 1024 }, () => { require("fs").chmodSync(process.argv[1], 0o777); console.log("up"); });`;
+    crashy = spawn(process.execPath, ["-e", script, l.socket(V3)], { stdio: ["ignore", "pipe", "inherit"] });
+    await new Promise((r) => crashy.stdout!.once("data", r));
+    await routeVersion(host, l, V3);
+    await setLive(host, l, V3);
+    expect((await get(DOMAIN)).headers["x-depl-version"]).toBe(V3);
+
+    let stop = false;
+    const seen = new Map<string, number>();
+    const failures: string[] = [];
+    const worker = async () => {
+      while (!stop) {
+        const r = await get(DOMAIN).catch((e: Error) => ({ status: 0, error: e.message }) as const);
+        if ("error" in r || r.status !== 200) failures.push("error" in r ? r.error : String(r.status));
+        else seen.set(r.headers["x-depl-version"]!, (seen.get(r.headers["x-depl-version"]!) ?? 0) + 1);
+      }
+    };
+    const workers = Array.from({ length: 16 }, worker);
+    await new Promise((r) => setTimeout(r, 300));
+    crashy.kill("SIGKILL");
+    await new Promise((r) => crashy.once("exit", r));
+    await new Promise((r) => setTimeout(r, 700));
+    stop = true;
+    await Promise.all(workers);
+    console.log(`live killed under load: ${JSON.stringify(Object.fromEntries(seen))}, ${failures.length} failed`);
+    expect(await host.exists(l.socket(V3))).toBe(true); // the stale socket is still there
+    // Even the GETs that were inside V3 when it died are answered: nginx resends an idempotent request.
+    expect(failures).toEqual([]);
+    expect(seen.get(V1)).toBeGreaterThan(100);
+    const after = await many(200, 10, () => get(DOMAIN, { cookie: "depl_bucket=50" }));
+    expect(after.every((r) => r.status === 200 && r.headers["x-depl-version"] === V1)).toBe(true);
+    const post = await post1(DOMAIN);
+    expect([post.status, post.headers["x-depl-version"]]).toEqual([200, V1]);
+    // A forced or preview request for the dead version is not redirected to another version.
+    expect((await get(DOMAIN, { "x-depl-version": V3 })).status).toBe(502);
+    expect((await get(`${V3}.${DOMAIN}`)).status).toBe(502);
+    await setLive(host, l, V1);
+    await unrouteVersion(host, l, V3);
+  });
+});
+
+describe("static files served by nginx from the release directories", () => {
+  const file = async (v: string, name: string, text: string) => {
+    await mkdir(l.staticDir(v), { recursive: true, mode: 0o755 });
+    await writeFile(join(l.staticDir(v), name), text, { mode: 0o644 });
+  };
+  const asset = (name: string, headers: Record<string, string> = {}, hostName = DOMAIN) => get(hostName, headers, { path: `/static/${name}` });
+
+  beforeAll(async () => {
+    await file(V1, "app.css", "v1 css");
+    await file(V1, "only-v1.css", "old page's css");
+    await file(V2, "app.css", "v2 css");
+    await file(V2, "app.0123abcd.css", "hashed");
+    await file("third", "only-third.js", "canary js");
+  });
+
+  it("serves live's files, then previous's, with cache headers by name, never reaching an app", async () => {
+    await setLive(host, l, V1);
+    await setLive(host, l, V2);
+    expect(await readTraffic(host, l)).toMatchObject({ live: V2, previous: V1 });
+    const before = total();
+    const css = await asset("app.css");
+    expect([css.status, css.body]).toEqual([200, "v2 css"]);
+    expect(css.headers["cache-control"]).toBe("no-cache");
+    expect(css.headers["content-type"]).toBe("text/css");
+    // A page of V1 still open after the switch keeps its stylesheet.
+    expect((await asset("only-v1.css")).body).toBe("old page's css");
+    const hashed = await asset("app.0123abcd.css");
+    expect(hashed.headers["cache-control"]).toBe("public, max-age=31536000, immutable");
+    const missing = await asset("missing.css");
+    expect([missing.status, missing.body, missing.headers["cache-control"]]).toEqual([404, "Not found\n", "no-store"]);
+    expect((await asset("app.css", {}, `foo.${DOMAIN}`)).body).toBe("v2 css");
+    expect((await asset("app.css", {}, `foo.${DOMAIN}`)).body).toBe("v2 css");
+    expect((await get(DOMAIN, {}, { path: "/static/../static/app.css" })).body).toBe("v2 css");
+    expect(total()).toBe(before);
+    // The same file over IPv6.
+    expect((await get(DOMAIN, {}, { path: "/static/app.css", address: "::1" })).body).toBe("v2 css");
+    // Outside the static URL, the app answers.
+    expect((await get(DOMAIN, {}, { path: "/staticx/app.css" })).json().version).toBe(V2);
+    expect(total()).toBe(before + 1);
+  });
+
+  it("serves a preview's and a forced version's own files", async () => {
+    const before = total();
+    expect((await asset("app.css", {}, `${V1}.${DOMAIN}`)).body).toBe("v1 css");
+    expect((await asset("app.0123abcd.css", {}, `${V1}.${DOMAIN}`)).status).toBe(404);
+    expect((await asset("app.css", {}, `${V2}.foo.${DOMAIN}`)).body).toBe("v2 css");
+    expect((await asset("app.css", { cookie: `depl_version=${V1}` })).body).toBe("v1 css");
+    expect((await asset("app.css", { "x-depl-version": V1 })).body).toBe("v1 css");
+    expect((await asset("only-v1.css", { "x-depl-version": V2 })).status).toBe(404);
+    const unrouted = await asset("only-third.js", {}, `third.${DOMAIN}`);
+    expect(unrouted.status).toBe(404);
+    expect(unrouted.body).toContain("No such version");
+    expect(total()).toBe(before);
+  });
+
+  it("adds the canary's files after live's and previous's while a canary runs", async () => {
+    expect((await asset("only-third.js")).status).toBe(404);
+    await setCanary(host, l, "third", 5);
+    expect((await asset("only-third.js")).body).toBe("canary js");
+    expect((await asset("app.css")).body).toBe("v2 css");
+    await stopCanary(host, l);
+    expect((await asset("only-third.js")).status).toBe(404);
+    await setLive(host, l, V1);
+  });
+});
+
 // --- helpers ----------------------------------------------------------------
+
+/** nginx's own small page: says so, links to the base domain (with the port), names no version. */
+function expectNoSuchVersionPage(r: Res, what: string): void {
+  expect(r.headers["content-type"], what).toBe("text/html");
+  expect(r.body, what).toContain("No such version");
+  expect(r.body, what).toContain(`<a href="http://${DOMAIN}:${port}/">`);
+  for (const v of [V1, V2, "gone", "nope"]) expect(r.body, what).not.toContain(v);
+}
 
 function total(): number {
   return [...hits.values()].reduce((a, b) => a + b, 0);
@@ -259,9 +418,10 @@ error_log ${dir}/error.log notice;
 worker_processes 2;
 events { worker_connections 1024; }
 http {
+    include /etc/nginx/mime.types;
     access_log off;
     include ${dir}/conf.d/*.conf;
-    server { listen ${listen} default_server; return 444; }
+    server { listen ${listen} default_server; listen [::]:${listen} default_server; return 200 "Welcome to nginx!"; }
 }
 `;
 }
@@ -312,10 +472,13 @@ async function startApp(layoutOf: Layout, version: string): Promise<Server> {
   return server;
 }
 
-/** A raw HTTP/1.1 GET to 127.0.0.1 with any Host header (Node cannot resolve *.localhost, and must not fix up hostile names). */
-function get(hostHeader: string, headers: Record<string, string> = {}): Promise<Res> {
+/**
+ * A raw HTTP/1.1 GET to 127.0.0.1 (or ::1, as Chromium tries first) with any Host header
+ * (Node cannot resolve *.localhost, and must not fix up hostile names).
+ */
+function get(hostHeader: string, headers: Record<string, string> = {}, opts: { address?: string; path?: string } = {}): Promise<Res> {
   return new Promise((resolve, reject) => {
-    const socket = connect(port, "127.0.0.1");
+    const socket = connect(port, opts.address ?? "127.0.0.1");
     const chunks: Buffer[] = [];
     socket.setTimeout(10_000, () => socket.destroy(new Error("timed out")));
     socket.on("data", (c: Buffer) => chunks.push(c));
@@ -328,7 +491,19 @@ function get(hostHeader: string, headers: Record<string, string> = {}): Promise<
       }
     });
     const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join("");
-    socket.write(`GET / HTTP/1.1\r\nHost: ${hostHeader}\r\n${extra}Connection: close\r\n\r\n`);
+    socket.write(`GET ${opts.path ?? "/"} HTTP/1.1\r\nHost: ${hostHeader}\r\n${extra}Connection: close\r\n\r\n`);
+  });
+}
+
+/** A POST with a body through 127.0.0.1. */
+function post1(hostHeader: string): Promise<Res> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, "127.0.0.1");
+    const chunks: Buffer[] = [];
+    socket.on("data", (c: Buffer) => chunks.push(c));
+    socket.on("error", reject);
+    socket.on("end", () => resolve(parseResponse(Buffer.concat(chunks).toString("latin1"))));
+    socket.write(`POST / HTTP/1.1\r\nHost: ${hostHeader}\r\nCookie: depl_bucket=50\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello`);
   });
 }
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { DeplError } from "../../src/errors.js";
 import type { Host, RunResult } from "../../src/host/host.js";
 import { applySite, nginxMessage } from "../../src/nginx/apply.js";
-import { renderInclude, renderSite, type SiteConfig } from "../../src/nginx/render.js";
+import { HTTP_LEVEL_CONF, httpLevelPath, renderInclude, renderSite, type SiteConfig } from "../../src/nginx/render.js";
 
 // The order of steps and the exact commands, against an in-memory host.
 // test/integration/nginx-apply.test.ts runs the same against a real nginx.
@@ -86,6 +86,19 @@ describe("applySite", () => {
     expect([...host.files.keys()].some((k) => k.startsWith(TMP))).toBe(false);
   });
 
+  it("listens on IPv6 too exactly when the host lists an IPv6 address, and writes the shared http-level file", async () => {
+    const v4 = running();
+    await applySite(v4, config);
+    expect(v4.files.get(SITE)).toBe(renderSite(config, { ipv6: false }));
+    expect(v4.files.get(SITE)).not.toContain("[::]");
+    expect(v4.files.get(httpLevelPath(config))).toBe(HTTP_LEVEL_CONF);
+    const v6 = running();
+    v6.files.set("/proc/net/if_inet6", "00000000000000000000000000000001 01 80 10 80       lo\n");
+    await applySite(v6, config);
+    expect(v6.files.get(SITE)).toBe(renderSite(config, { ipv6: true }));
+    expect(v6.files.get(SITE)).toContain("listen [::]:80;");
+  });
+
   it("uses systemctl where systemd runs, and the given instance otherwise", async () => {
     const host = running();
     host.files.set("/run/systemd/system", "");
@@ -105,6 +118,7 @@ describe("applySite", () => {
     const host = running();
     host.files.set(SITE, renderSite(config));
     host.files.set(INCLUDE, renderInclude(config));
+    host.files.set(httpLevelPath(config), HTTP_LEVEL_CONF);
     expect(await applySite(host, config)).toEqual({ changed: false, reloaded: false });
     expect(host.runs).toEqual([]);
   });

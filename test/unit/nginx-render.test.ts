@@ -29,12 +29,71 @@ describe("renderSite", () => {
   });
 
   it("proxies the live site through the bucket links and a forced version through versions/", () => {
-    expect(lines).toContain("proxy_pass http://unix:/srv/depl/app1/traffic/$depl_app1_sock:;");
-    expect(lines).toContain('"" buckets/$depl_app1_bucket.sock;');
-    expect(lines).toContain("default versions/$depl_app1_forced.sock;");
-    expect(lines).toContain("if (!-x $depl_app1_need_forced) { return 404; }");
-    expect(lines).toContain("if (!-x $depl_app1_need_live) { return 503; }");
+    expect(lines).toContain("set $depl_app1_sock buckets/$depl_app1_bucket.sock;");
+    expect(lines).toContain("set $depl_app1_sock versions/$depl_app1_forced_header.sock;");
+    expect(lines).toContain("set $depl_app1_sock versions/$depl_app1_forced_by_cookie.sock;");
+    expect(lines).toContain("if (!-x $depl_app1_need_header) { return 404; }");
+    expect(lines).toContain("if (!-x /srv/depl/app1/traffic/$depl_app1_sock) { return 503; }");
     expect(lines).toContain("proxy_set_header Host $host;");
+  });
+
+  it("gives each bucket an upstream group whose way out is live, then previous, resending only what nginx may", () => {
+    const groups = [...site.matchAll(/^upstream depl_app1_b(\d\d) \{\n([^}]*)\}/gm)];
+    expect(groups.map((m) => m[1])).toEqual(Array.from({ length: 100 }, (_, i) => String(i).padStart(2, "0")));
+    expect(groups[42]![2]!.trim().split("\n").map((s) => s.trim())).toEqual([
+      "server unix:/srv/depl/app1/traffic/buckets/42.sock max_fails=0;",
+      "server unix:/srv/depl/app1/traffic/live.sock max_fails=0 backup;",
+      "server unix:/srv/depl/app1/traffic/previous.sock max_fails=0 backup;",
+    ]);
+    expect(site).not.toMatch(/^\s*keepalive\b|non_idempotent/m);
+    expect(lines).toContain("proxy_pass http://$depl_app1_pass;");
+    expect(lines).toContain("set $depl_app1_pass depl_app1_b$depl_app1_bucket;");
+    expect(lines).toContain("set $depl_app1_pass unix:/srv/depl/app1/traffic/versions/$depl_app1_forced_header.sock:;");
+    expect(lines).toContain("proxy_next_upstream error;");
+    expect(lines.filter((s) => s === "proxy_next_upstream off;")).toHaveLength(1); // the preview
+  });
+
+  it("sends a client whose forcing cookie names a missing version to live, and expires that cookie", () => {
+    const block = site.slice(site.indexOf("if (!-x $depl_app1_need_cookie) {"));
+    const body = block.slice(0, block.indexOf("}"));
+    expect(body).toContain("set $depl_app1_sock buckets/$depl_app1_bucket.sock;");
+    expect(body).toContain('set $depl_app1_drop_forced "depl_version=; Path=/; Max-Age=0";');
+    expect(body).toContain('set $depl_app1_drop_forced_domain "depl_version=; Domain=app1.localhost; Path=/; Max-Age=0";');
+    expect(lines).toContain("add_header Set-Cookie $depl_app1_drop_forced always;");
+  });
+
+  it("answers an unknown name with a small page linking to the base domain (with a port other than 80)", () => {
+    expect(lines.filter((s) => s === "error_page 404 @depl_not_found;")).toHaveLength(3);
+    const page = lines.find((s) => s.startsWith("return 404 '<!doctype html>"))!;
+    expect(page).toContain('<a href="$scheme://app1.localhost/">');
+    expect(page).not.toMatch(/\$depl|version=/);
+    expect(renderSite({ ...base, nginx: { ...base.nginx, listen: 8080 } })).toContain('<a href="$scheme://app1.localhost:8080/">');
+  });
+
+  it("listens on [::] as well when the host has IPv6, with no listen options that could clash between apps", () => {
+    expect(site).not.toContain("[::]");
+    const v6 = renderSite(base, { ipv6: true }).split("\n").map((s) => s.trim());
+    expect(v6.filter((s) => s === "listen 80;")).toHaveLength(3);
+    expect(v6.filter((s) => s === "listen [::]:80;")).toHaveLength(3);
+    expect(v6.filter((s) => s.startsWith("listen ")).every((s) => /^listen (\[::\]:)?80;$/.test(s))).toBe(true);
+  });
+
+  it("serves static files from the traffic links (live, previous, canary) and previews from their release", () => {
+    expect(site).not.toContain("static");
+    const st = renderSite({ ...base, static: { url: "/assets/v.1/" } }).split("\n").map((s) => s.trim());
+    expect(st.filter((s) => s === 'location ~ "^/assets/v[.]1/(?<depl_static_file>.*)$" {')).toHaveLength(2);
+    expect(st).toContain("root /srv/depl/app1;");
+    expect(st).toContain(
+      "try_files $depl_app1_static1/$depl_static_file $depl_app1_static2/$depl_static_file $depl_app1_static3/$depl_static_file =404;",
+    );
+    expect(st).toContain("set $depl_app1_static1 /traffic/live.static;");
+    expect(st).toContain("set $depl_app1_static2 /traffic/previous.static;");
+    expect(st).toContain("set $depl_app1_static3 /traffic/canary.static;");
+    expect(st).toContain("set $depl_app1_static1 /releases/$depl_app1_requested/static;");
+    expect(st).toContain("try_files /releases/$depl_preview_version/static/$depl_static_file =404;");
+    expect(st).toContain('"~[.-][0-9a-f]{8,}[.][A-Za-z0-9]+$" "public, max-age=31536000, immutable";');
+    expect(() => renderSite({ ...base, static: { url: "static" } })).toThrow(/invalid static.url/);
+    expect(() => renderSite({ ...base, static: { url: "/st atic/" } })).toThrow(UsageError);
   });
 
   it("deals 100 buckets of 1% each and sets the bucket cookie only when it dealt one", () => {
@@ -42,9 +101,23 @@ describe("renderSite", () => {
     expect(dealt).toEqual(Array.from({ length: 99 }, (_, i) => String(i).padStart(2, "0")));
     expect(lines).toContain("* 99;");
     expect(lines).toContain('split_clients "${request_id}" $depl_app1_new_bucket {');
-    expect(lines).toContain('"~^[0-9][0-9]$" $cookie_depl_bucket;');
+    expect(lines).toContain('"~(?:^|[;,])[ ]*depl_bucket=([0-9][0-9])[ ]*(?:[;,]|$)" $1;');
     expect(site).toMatch(/"" "depl_bucket=\$depl_app1_new_bucket; Domain=app1\.localhost; Path=\/; Max-Age=\d{7,}; HttpOnly; SameSite=Lax";/);
     expect(lines).toContain("add_header Set-Cookie $depl_app1_set_cookie always;");
+    expect(lines).toContain("add_header Set-Cookie $depl_app1_drop_bad_bucket always;");
+  });
+
+  it("takes the first well-formed depl_bucket from the Cookie header, wherever it stands", () => {
+    const [good, bad] = [...site.matchAll(/^ {4}"~(.*)" (?:\$1|1);$/gm)].map((m) => new RegExp(m[1]!));
+    const pick = (c: string) => good!.exec(c)?.[1];
+    expect(pick("depl_bucket=42")).toBe("42");
+    expect(pick("depl_bucket=7; depl_bucket=42")).toBe("42");
+    expect(pick("a=1; depl_bucket=zz; b=2; depl_bucket=05; depl_bucket=99")).toBe("05");
+    expect(pick("xdepl_bucket=42")).toBeUndefined();
+    expect(pick("depl_bucket=423")).toBeUndefined();
+    expect(bad!.test("depl_bucket=7; depl_bucket=42")).toBe(true);
+    expect(bad!.test("depl_bucket=; depl_bucket=42")).toBe(true);
+    expect(bad!.test("depl_bucket=42; other=1")).toBe(false);
   });
 
   it("routes previews by regex and sends Host without the version label", () => {
@@ -110,13 +183,13 @@ describe("renderSite", () => {
     }
   });
 
-  it("proxies for zero-drop switching: a connection per request, no retries, request id", () => {
-    for (const l of ["proxy_http_version 1.1;", "proxy_set_header Connection close;", "proxy_next_upstream off;",
+  it("proxies for zero-drop switching: a connection per request (no keepalive pool), request id", () => {
+    for (const l of ["proxy_http_version 1.1;", "proxy_set_header Connection close;",
       "proxy_set_header X-Request-Id $request_id;", "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
       "proxy_set_header X-Forwarded-Proto $scheme;", 'proxy_set_header X-Depl-Version "";']) {
       expect(lines.filter((s) => s === l), l).toHaveLength(2);
     }
-    expect(site).not.toMatch(/^\s*(upstream|keepalive)\b/m);
+    expect(site).not.toMatch(/^\s*keepalive\b/m);
   });
 
   it("ends with a newline and is the same text for the same config", () => {

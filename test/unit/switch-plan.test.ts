@@ -11,6 +11,7 @@ import {
   planSetLive,
   planStopCanary,
   releaseTarget,
+  staticTarget,
   versionOfTarget,
   versionTarget,
   type TrafficLinks,
@@ -27,8 +28,16 @@ function links(o: Partial<TrafficLinks> & { canaryPercent?: number } = {}): Traf
     live: o.live ?? null,
     previous: o.previous ?? null,
     canary: o.canary ?? null,
+    // By default the static links agree with the sockets, as depl leaves them.
+    liveStatic: o.liveStatic !== undefined ? o.liveStatic : staticOf(o.live),
+    canaryStatic: o.canaryStatic !== undefined ? o.canaryStatic : staticOf(o.canary),
     buckets: o.buckets ?? Array.from({ length: BUCKET_COUNT }, (_, i) => (i < p ? CANARY_TARGET : LIVE_TARGET)),
   };
+}
+
+function staticOf(target: string | null | undefined): string | null {
+  const v = versionOfTarget(target ?? null);
+  return v === null ? null : staticTarget(v);
 }
 
 describe("link targets", () => {
@@ -46,12 +55,22 @@ describe("link targets", () => {
 
 describe("planSetLive", () => {
   it("points live at the version when nothing was live", () => {
-    expect(planSetLive(l, links(), A)).toEqual([{ op: "link", path: `${T}/live.sock`, target: releaseTarget(A) }]);
+    expect(planSetLive(l, links(), A)).toEqual([
+      { op: "link", path: `${T}/live.static`, target: `../releases/${A}/static` },
+      { op: "link", path: `${T}/live.sock`, target: releaseTarget(A) },
+    ]);
   });
-  it("moves previous to the old live target first, then live", () => {
+  it("moves previous (files, then socket) to the old live first, then live's files, then live", () => {
     expect(planSetLive(l, links({ live: releaseTarget(A) }), B)).toEqual([
+      { op: "link", path: `${T}/previous.static`, target: staticTarget(A) },
       { op: "link", path: `${T}/previous.sock`, target: releaseTarget(A) },
+      { op: "link", path: `${T}/live.static`, target: staticTarget(B) },
       { op: "link", path: `${T}/live.sock`, target: releaseTarget(B) },
+    ]);
+  });
+  it("gives an already live version its missing static link (a site from before static links)", () => {
+    expect(planSetLive(l, links({ live: releaseTarget(A), liveStatic: null }), A)).toEqual([
+      { op: "link", path: `${T}/live.static`, target: staticTarget(A) },
     ]);
   });
   it("does nothing when the version is already live (previous is kept)", () => {
@@ -67,8 +86,9 @@ describe("planSetCanary", () => {
 
   it("points canary.sock at the version before moving buckets 00..N-1", () => {
     const ops = planSetCanary(l, live, B, 5);
-    expect(ops[0]).toEqual({ op: "link", path: `${T}/canary.sock`, target: releaseTarget(B) });
-    expect(ops.slice(1)).toEqual(
+    expect(ops[0]).toEqual({ op: "link", path: `${T}/canary.static`, target: staticTarget(B) });
+    expect(ops[1]).toEqual({ op: "link", path: `${T}/canary.sock`, target: releaseTarget(B) });
+    expect(ops.slice(2)).toEqual(
       ["00", "01", "02", "03", "04"].map((n) => ({ op: "link", path: `${T}/buckets/${n}.sock`, target: CANARY_TARGET })),
     );
   });
@@ -79,9 +99,12 @@ describe("planSetCanary", () => {
     expect(down).toEqual([2, 3, 4].map((i) => ({ op: "link", path: `${T}/buckets/0${i}.sock`, target: LIVE_TARGET })));
     expect(planSetCanary(l, at5, B, 5)).toEqual([]);
   });
-  it("switches the canary version with one move of canary.sock", () => {
+  it("switches the canary version with one move of canary.static and one of canary.sock", () => {
     const at5 = links({ live: releaseTarget(A), canary: releaseTarget(B), canaryPercent: 5 });
-    expect(planSetCanary(l, at5, "feature-x", 5)).toEqual([{ op: "link", path: `${T}/canary.sock`, target: releaseTarget("feature-x") }]);
+    expect(planSetCanary(l, at5, "feature-x", 5)).toEqual([
+      { op: "link", path: `${T}/canary.static`, target: staticTarget("feature-x") },
+      { op: "link", path: `${T}/canary.sock`, target: releaseTarget("feature-x") },
+    ]);
   });
   it("repairs a missing bucket link", () => {
     const buckets = links().buckets.map((t, i) => (i === 50 ? null : t));
@@ -98,11 +121,12 @@ describe("planSetCanary", () => {
 });
 
 describe("planStopCanary", () => {
-  it("moves the canary buckets back to live, then removes canary.sock", () => {
+  it("moves the canary buckets back to live, then removes canary.sock, then canary.static", () => {
     const at3 = links({ live: releaseTarget(A), canary: releaseTarget(B), canaryPercent: 3 });
     expect(planStopCanary(l, at3)).toEqual([
       ...["00", "01", "02"].map((n) => ({ op: "link", path: `${T}/buckets/${n}.sock`, target: LIVE_TARGET })),
       { op: "unlink", path: `${T}/canary.sock` },
+      { op: "unlink", path: `${T}/canary.static` },
     ]);
   });
   it("does nothing without a canary", () => {
