@@ -147,7 +147,8 @@ lock
 export async function main(argv: string[]): Promise<number> {
   try {
     await program.parseAsync(argv);
-    return 0;
+    // A command that passes on an exit status of its own (depl exec) sets process.exitCode.
+    return Number(process.exitCode ?? 0);
   } catch (e) {
     if (e instanceof CommanderError) {
       // --help and --version end up here with exit code 0.
