@@ -93,7 +93,7 @@ program
 
 program
   .command("list")
-  .description("releases on each host: state, health, commit, branch, build time, builder, size, preview URL, keep-until")
+  .description("releases on each host: state, health, processes and their supervisord state, commit, branch, build time, builder, size, preview URL, keep-until")
   .option("--json", "print JSON")
   .action(async (o) => (await import("./commands/list.js")).list(globals(), o));
 

@@ -18,6 +18,8 @@ export function layout(root: string, app: string) {
     runScript: (v: string, process: string) => posix.join(base, "releases", v, `run-${process}.sh`),
     /** Log of a process of a version: log/<v>.log for web, log/<v>-<process>.log for workers. */
     processLog: (v: string, process: string) => posix.join(base, "log", process === "web" ? `${v}.log` : `${v}-${process}.log`),
+    /** Static files of a version, copied out of its image at install (config `static`). */
+    staticDir: (v: string) => posix.join(base, "releases", v, "static"),
     envFile: (v: string) => posix.join(base, "releases", v, "env"),
     traffic,
     /** traffic/live.sock -> ../releases/<v>/sock/app.sock */
