@@ -93,7 +93,7 @@ program
 
 program
   .command("list")
-  .description("releases on each host: state, health, commit, branch, build time, builder, size, preview URL, keep-until")
+  .description("releases on each host: state, health, processes and their supervisord state, commit, branch, build time, builder, size, preview URL, keep-until")
   .option("--json", "print JSON")
   .action(async (o) => (await import("./commands/list.js")).list(globals(), o));
 
@@ -155,7 +155,8 @@ lock
 export async function main(argv: string[]): Promise<number> {
   try {
     await program.parseAsync(argv);
-    return 0;
+    // A command that passes on an exit status of its own (depl exec) sets process.exitCode.
+    return Number(process.exitCode ?? 0);
   } catch (e) {
     if (e instanceof CommanderError) {
       // --help and --version end up here with exit code 0.

@@ -1,4 +1,4 @@
-import { inventory, type ReleaseRow } from "../release/inventory.js";
+import { inventory, processSummary, type ReleaseRow } from "../release/inventory.js";
 import { readAudit, type AuditEntry } from "../release/audit.js";
 import { UsageError, quote } from "../errors.js";
 import { siteUrl, withContext, type GlobalOptions } from "./context.js";
@@ -29,12 +29,13 @@ export async function list(g: GlobalOptions, o: { json?: boolean }): Promise<voi
     const multi = ctx.hosts.length > 1;
     console.log(
       table(
-        [...(multi ? ["HOST"] : []), "VERSION", "STATE", "HEALTH", "COMMIT", "BRANCH", "BUILT", "BY", "SIZE", "KEEP UNTIL", "PREVIEW"],
+        [...(multi ? ["HOST"] : []), "VERSION", "STATE", "HEALTH", "PROCESSES", "COMMIT", "BRANCH", "BUILT", "BY", "SIZE", "KEEP UNTIL", "PREVIEW"],
         all.map((r) => [
           ...(multi ? [r.host] : []),
           r.version,
           r.state,
           r.health,
+          processSummary(r.processes),
           r.meta?.git.commit ? r.meta.git.commit.slice(0, 10) + (r.meta.git.dirty ? "+" : "") : "-",
           r.meta?.git.branch ?? "-",
           r.meta?.built_at ? r.meta.built_at.slice(0, 16).replace("T", " ") : "-",

@@ -1,10 +1,11 @@
 import { parsePercent } from "../release/percent.js";
-import { canary as startCanary, canaryStop, promote as promoteOp, rollback as rollbackOp } from "../release/promote.js";
+import { assertServable, canary as startCanary, canaryStop, promote as promoteOp, rollbackTarget, stopWorkersBeforePromote } from "../release/promote.js";
 import { assertVersion } from "../release/version.js";
 import { UsageError } from "../errors.js";
 import { runMachineHook } from "../release/hooks.js";
 import { Journal } from "../release/journal.js";
-import { hostArgs, siteUrl, withContext, withLocks, type GlobalOptions } from "./context.js";
+import { hostArgs, siteUrl, withContext, withLocks, type Context, type GlobalOptions } from "./context.js";
+import type { OnHost } from "../release/on-host.js";
 
 /**
  * pre_promote, the switch on each host, post_promote: steps of a journal, so
@@ -22,6 +23,7 @@ export async function promote(g: GlobalOptions, given: string | undefined, o: { 
     await withLocks(ctx, `promote ${version}`, g.wait, () =>
       journal.run(async () => {
         await journal.step("pre_promote", () => runMachineHook(ctx.config, "pre_promote", { DEPL_VERSION: version }, hookOpts));
+        await stopOldWorkers(ctx, () => version);
         for (const a of hostArgs(ctx)) await journal.step(`switch:${a.host.name}`, () => promoteOp(a, version));
         await journal.step("post_promote", () => runMachineHook(ctx.config, "post_promote", { DEPL_VERSION: version }, hookOpts));
       }),
@@ -30,12 +32,29 @@ export async function promote(g: GlobalOptions, given: string | undefined, o: { 
   });
 }
 
+/**
+ * With several hosts, every host's old live-only workers stop before any new
+ * one starts (each host's switch then starts the new ones). One host's switch
+ * does both itself.
+ */
+async function stopOldWorkers(ctx: Context, target: (a: OnHost) => string): Promise<void> {
+  if (ctx.hosts.length < 2) return;
+  for (const a of hostArgs(ctx)) await assertServable(a, target(a)); // refused anywhere: nothing stopped
+  for (const a of hostArgs(ctx)) await stopWorkersBeforePromote(a, target(a));
+}
+
 export async function rollback(g: GlobalOptions, version: string | undefined): Promise<void> {
   if (version !== undefined) assertVersion(version);
   await withContext(g, {}, async (ctx) => {
     let target = "";
     await withLocks(ctx, "rollback", g.wait, async () => {
-      for (const a of hostArgs(ctx)) target = await rollbackOp(a, version);
+      const targets = new Map<string, string>();
+      for (const a of hostArgs(ctx)) targets.set(a.host.name, await rollbackTarget(a, version));
+      await stopOldWorkers(ctx, (a) => targets.get(a.host.name)!);
+      for (const a of hostArgs(ctx)) {
+        target = targets.get(a.host.name)!;
+        await promoteOp(a, target, "rollback");
+      }
       await runMachineHook(ctx.config, "post_rollback", { DEPL_VERSION: target }, { cwd: ctx.dir, say: ctx.say });
     });
     console.log(`Rolled back: version ${target} is live`);

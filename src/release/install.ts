@@ -3,16 +3,17 @@ import type { Host } from "../host/host.js";
 import type { Config } from "../config/schema.js";
 import { inspectImage } from "../images/ship.js";
 import { routeVersion, unrouteVersion } from "../switch/traffic.js";
-import { installProgram, programState, stopProgram } from "../supervisor/ctl.js";
+import { installProgram, programState, stopProgram, waitRunning } from "../supervisor/ctl.js";
 import {
   containerName,
   dockerRunArgv,
   releaseEnv,
   renderEnvFile,
-  renderProgramConf,
   renderRunScript,
   workerRunArgv,
 } from "../supervisor/program.js";
+import { applySite } from "../nginx/apply.js";
+import { ensureTrafficDirs, readTraffic } from "../switch/traffic.js";
 import type { Secret } from "../config/secret.js";
 import { runReleaseHook } from "./hooks.js";
 import { audit } from "./audit.js";
@@ -21,6 +22,9 @@ import { programName, type Layout } from "./layout.js";
 import { readRelease, updateRelease, writeRelease, type ReleaseMeta } from "./metadata.js";
 import type { OnHost } from "./on-host.js";
 import { assertVersion } from "./version.js";
+import { previewServedByNginx } from "./nginx-check.js";
+import { copyStatic } from "./static.js";
+import { processConf, processSpecs, setLiveWorkers, workerRuns } from "./workers.js";
 
 export interface InstallArgs extends OnHost {
   version: string;
@@ -48,6 +52,7 @@ export async function nginxGid(host: Host): Promise<number> {
 export async function installRelease(a: InstallArgs): Promise<ReleaseMeta> {
   const { config, layout: l, host, version } = a;
   assertVersion(version, config.subdomains);
+  await ensureSite(a);
   const image = `${config.app}:${version}`;
   const info = await inspectImage(host, image);
   if (!info) throw new DeplError(`${host.name}: image ${image} not found (build it first: depl build)`);
@@ -81,21 +86,75 @@ export async function installRelease(a: InstallArgs): Promise<ReleaseMeta> {
     error: null,
     keep_until: a.keepUntil ?? prev?.keep_until ?? null,
     alias: a.alias ?? prev?.alias ?? null,
+    processes: processSpecs(config),
   };
   await writeRelease(host, l, meta);
+  try {
+    return await startRelease(a, imageId, gid);
+  } catch (e) {
+    // Whatever broke (a host command, a lost connection), the release must not stay
+    // "installing" with its programs running: undo what is done, then report the error.
+    if (!(e instanceof InstallFailed)) {
+      const reason = `install stopped by an error: ${(e as Error).message.split("\n")[0]}`;
+      a.say(`${host.name}: ${reason}; stopping ${version} and marking it failed`);
+      await undoInstall(a, reason).catch((u: Error) => a.say(`${host.name}: could not undo everything: ${u.message.split("\n")[0]}`));
+    }
+    throw e;
+  }
+}
 
+/** A failure install expected and already undid: the release is stopped, unrouted and marked failed. */
+class InstallFailed extends DeplError {}
+
+/** Stops every process of the version, unroutes it, marks it failed and audits that. Each step is tried. */
+async function undoInstall(a: InstallArgs, reason: string): Promise<void> {
+  const { config, layout: l, host, version } = a;
+  const errors: Error[] = [];
+  const attempt = async (fn: () => Promise<unknown>) => {
+    try {
+      await fn();
+    } catch (e) {
+      errors.push(e as Error);
+    }
+  };
+  for (const p of processNames(config)) await attempt(() => stopProgram(host, programName(config.app, version, p)));
+  await attempt(() => unrouteVersion(host, l, version));
+  await attempt(() => host.remove(l.socket(version)));
+  await attempt(() => updateRelease(host, l, version, { state: "failed", error: reason }));
+  await attempt(() => audit(host, l, { actor: a.actor, action: "install", version, result: "failed", detail: reason }));
+  if (errors.length) throw errors[0];
+}
+
+/**
+ * The nginx site and traffic dirs as depl setup makes them (idempotent: no
+ * reload when nothing changed), after checking that the tools setup installs
+ * are there.
+ */
+async function ensureSite(a: InstallArgs): Promise<void> {
+  const { host, layout: l, config } = a;
+  const probe = 'for t in docker nginx supervisorctl curl; do PATH="$PATH:/usr/sbin:/sbin" command -v "$t" >/dev/null 2>&1 || echo "$t"; done';
+  const missing = (await host.run(["sh", "-c", probe])).stdout.split("\n").filter(Boolean);
+  if (missing.length) throw new DeplError(`${host.name}: ${missing.join(", ")} not found: run depl setup first (it installs and starts docker, nginx and supervisord)`);
+  await host.run(["install", "-d", "-m", "0755", l.base, l.releases, l.shared, l.nginxDir, l.supervisorDir, l.logDir]);
+  await ensureTrafficDirs(host, l);
+  const r = await applySite(host, config);
+  if (r.changed) a.say(`${host.name}: nginx site for ${config.domain} written${r.reloaded ? " and loaded" : " (nginx is not running: run depl setup)"}`);
+}
+
+async function startRelease(a: InstallArgs, imageId: string, gid: number): Promise<ReleaseMeta> {
+  const { config, layout: l, host, version } = a;
+  const program = programName(config.app, version);
   await host.writeFile(l.envFile(version), renderEnvFile(releaseEnv(config, version, a.secrets)), { mode: 0o600 });
   await ensureSharedDirs(host, config, l, gid);
   const proc = { config, layout: l, version, image: imageId, socketGid: gid };
 
   const fail = async (reason: string, detail: string): Promise<never> => {
-    for (const p of processNames(config)) await stopProgram(host, programName(config.app, version, p)).catch(() => {});
-    await unrouteVersion(host, l, version).catch(() => {});
-    await host.remove(l.socket(version));
-    await updateRelease(host, l, version, { state: "failed", error: reason });
-    await audit(host, l, { actor: a.actor, action: "install", version, result: "failed", detail: reason });
-    throw new DeplError(`${host.name}: version ${version} ${reason}${detail ? `\n${detail}` : ""}`);
+    await undoInstall(a, reason).catch(() => {});
+    throw new InstallFailed(`${host.name}: version ${version} ${reason}${detail ? `\n${detail}` : ""}`);
   };
+
+  const files = await copyStatic(host, config, l, version, imageId);
+  if (files !== null) a.say(`${host.name}: ${files} static files copied from ${config.static!.path} to ${l.staticDir(version)}`);
 
   const preInstall = await runReleaseHook(host, proc, "pre_install", a.say);
   if (preInstall) await fail(preInstall.reason, preInstall.output);
@@ -122,9 +181,16 @@ export async function installRelease(a: InstallArgs): Promise<ReleaseMeta> {
     await fail(`did not stay up under supervisord (${settled})`, await logTail(host, l.processLog(version, "web")));
   }
 
-  for (const name of Object.keys(config.processes)) {
+  // Live-only workers run in the live release alone (a re-install of the live version starts them).
+  const live = (await readTraffic(host, l)).live === version;
+  for (const [name, spec] of Object.entries(config.processes)) {
     const worker = programName(config.app, version, name);
-    await installProcess(host, l, config, version, name, workerRunArgv(proc, name));
+    const run = workerRuns(spec, live);
+    await installProcess(host, l, config, version, name, workerRunArgv(proc, name), run);
+    if (!run) {
+      a.say(`${host.name}: installed ${worker}, stopped: it runs only in the live release`);
+      continue;
+    }
     const state = await waitRunning(host, worker, 15_000);
     if (state !== "RUNNING") await fail(`worker ${name} did not stay up under supervisord (${state})`, await logTail(host, l.processLog(version, name)));
     a.say(`${host.name}: started ${worker}`);
@@ -134,6 +200,9 @@ export async function installRelease(a: InstallArgs): Promise<ReleaseMeta> {
   if (postInstall) await fail(postInstall.reason, postInstall.output);
 
   await routeVersion(host, l, version);
+  // What users will open: the preview URL through nginx must answer from this version.
+  const seen = await previewServedByNginx(host, config, version);
+  if (!seen.ok) await fail("is not served at its preview URL", seen.detail);
   const done = await updateRelease(host, l, version, {
     state: "installed",
     installed_at: new Date().toISOString(),
@@ -153,26 +222,16 @@ async function alreadyServing(a: InstallArgs, program: string, meta: ReleaseMeta
   const h = await waitHealthy(host, { socketPath: l.socket(version), path: config.health.path, hostHeader: config.domain, timeoutMs: 5000, concurrency: 1 });
   if (!h.ok) return false;
   a.say(`${host.name}: ${version} is already installed and healthy`);
+  await setLiveWorkers(a, version, (await readTraffic(host, l)).live === version);
   await routeVersion(host, l, version);
   return true;
 }
 
-async function waitRunning(host: Host, program: string, timeoutMs: number): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const state = await programState(host, program);
-    if (state !== "STARTING" || Date.now() > deadline) return state;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
 /** Writes a process's run script and supervisord program, and starts it. */
-async function installProcess(host: Host, l: Layout, config: Config, version: string, process: string, argv: string[]): Promise<void> {
+async function installProcess(host: Host, l: Layout, config: Config, version: string, process: string, argv: string[], run = true): Promise<void> {
   const program = programName(config.app, version, process);
-  const runScript = l.runScript(version, process);
-  await host.writeFile(runScript, renderRunScript(argv, containerName(config.app, version, process)), { mode: 0o755 });
-  const conf = renderProgramConf({ program, command: runScript, logFile: l.processLog(version, process), autostart: true });
-  await installProgram(host, program, l.programConf(program), conf);
+  await host.writeFile(l.runScript(version, process), renderRunScript(argv, containerName(config.app, version, process)), { mode: 0o755 });
+  await installProgram(host, program, l.programConf(program), processConf(l, config.app, version, process, run), run);
 }
 
 /** Every process of a version, each its own supervisord program: web, then the workers. */

@@ -1,7 +1,8 @@
 import type { Config } from "../config/schema.js";
 import type { Host } from "../host/host.js";
 import { inspectImage } from "../images/ship.js";
-import { programState, type ProgramState } from "../supervisor/ctl.js";
+import { allProgramStates, type ProgramState } from "../supervisor/ctl.js";
+import { releaseProcesses } from "./workers.js";
 import { readTraffic, type TrafficState } from "../switch/traffic.js";
 import { programName, type Layout } from "./layout.js";
 import { readRelease, type ReleaseMeta } from "./metadata.js";
@@ -16,8 +17,22 @@ export interface ReleaseRow {
   role: Role;
   health: "healthy" | "unhealthy" | "down";
   process: ProgramState;
+  /** Every process of the release (web first) and its supervisord state. */
+  processes: ProcessRow[];
   meta: ReleaseMeta | null;
   imageBytes: number | null;
+}
+
+export interface ProcessRow {
+  name: string;
+  state: ProgramState;
+  /** Runs in every release (web always); the others run in the live release only. */
+  every_release: boolean;
+}
+
+/** "web:running worker:stopped". Pure. */
+export function processSummary(ps: readonly ProcessRow[]): string {
+  return ps.map((p) => `${p.name}:${p.state === "ABSENT" ? "-" : p.state.toLowerCase()}`).join(" ");
 }
 
 /** The role a version plays in the traffic state. Pure. */
@@ -40,9 +55,15 @@ export function stateLabel(role: Role, t: TrafficState, meta: ReleaseMeta | null
 export async function inventory(host: Host, config: Config, l: Layout): Promise<{ traffic: TrafficState; rows: ReleaseRow[] }> {
   const traffic = await readTraffic(host, l);
   const rows: ReleaseRow[] = [];
+  const states = await allProgramStates(host);
+  const stateOf = (version: string, p: string) => states.get(programName(config.app, version, p)) ?? "ABSENT";
   for (const version of await host.list(l.releases)) {
     const meta = await readRelease(host, l, version);
-    const process = await programState(host, programName(config.app, version));
+    const process = stateOf(version, "web");
+    const processes: ProcessRow[] = [
+      { name: "web", state: process, every_release: true },
+      ...Object.entries(releaseProcesses(meta, config)).map(([name, spec]) => ({ name, state: stateOf(version, name), every_release: spec.every_release })),
+    ];
     const role = roleOf(version, traffic);
     let health: ReleaseRow["health"] = "down";
     if (process === "RUNNING") {
@@ -59,6 +80,7 @@ export async function inventory(host: Host, config: Config, l: Layout): Promise<
       role,
       health,
       process,
+      processes,
       meta,
       imageBytes: image?.sizeBytes ?? null,
     });

@@ -20,6 +20,8 @@ export interface ReleaseMeta {
   keep_until: string | null;
   /** The branch preview name (<alias>.<domain>) of a branch build. */
   alias?: string | null;
+  /** The workers it was installed with; every_release ones run even when it is not live. */
+  processes?: Record<string, { every_release: boolean }>;
 }
 
 export async function readRelease(host: Host, l: Layout, version: string): Promise<ReleaseMeta | null> {

@@ -1,5 +1,7 @@
 import type { Config } from "../config/schema.js";
 import type { Host } from "../host/host.js";
+import { parseCurlResponse } from "../host/curl.js";
+import { bodyHead } from "./health.js";
 
 /**
  * Which version nginx serves on the base domain's health path to a client of
@@ -20,4 +22,37 @@ export async function versionServedByNginx(host: Host, config: Config): Promise<
   const status = Number(/^HTTP\/[\d.]+ (\d{3})/.exec(r.stdout)?.[1] ?? 0);
   const version = /^x-depl-version:\s*(\S+)/im.exec(r.stdout)?.[1] ?? null;
   return { status, version };
+}
+
+export interface PreviewCheck {
+  ok: boolean;
+  status: number;
+  version: string | null;
+  /** Why it failed: nginx's status and the first lines of its answer, or curl's error. */
+  detail: string;
+}
+
+/**
+ * The version's preview URL fetched through nginx on that host, as a user
+ * would: Host <version>.<domain>, nginx.listen's port, the health path. It
+ * must answer 200 from that very version (X-Depl-Version), not nginx's own
+ * default site or another version.
+ */
+export async function previewServedByNginx(host: Host, config: Config, version: string): Promise<PreviewCheck> {
+  const name = `${version}.${config.domain}`;
+  const url = `http://127.0.0.1:${config.nginx.listen}${config.health.path}`;
+  const r = await host.run(["curl", "-sS", "-m", "10", "-D", "-", "-o", "-", "-H", `Host: ${name}`, url], { allowFailure: true });
+  const what = `GET http://${name}${config.nginx.listen === 80 ? "" : `:${config.nginx.listen}`}${config.health.path} through nginx`;
+  if (r.code !== 0) return { ok: false, status: 0, version: null, detail: `${what}: no answer (${r.stderr.trim().split("\n")[0] || `curl exit ${r.code}`})` };
+  let res;
+  try {
+    res = parseCurlResponse(r.stdout);
+  } catch (e) {
+    return { ok: false, status: 0, version: null, detail: `${what}: ${(e as Error).message}` };
+  }
+  const served = res.headers["x-depl-version"] ?? null;
+  const ok = res.status === 200 && served === version;
+  const head = bodyHead(res.body);
+  const detail = `${what} answered ${res.status} from ${served ? `version ${served}` : "no depl version (not the app)"}${head ? `:\n${head}` : ""}`;
+  return { ok, status: res.status, version: served, detail };
 }

@@ -8,6 +8,7 @@ import type { OnHost } from "./on-host.js";
 import { readRelease } from "./metadata.js";
 import { versionServedByNginx } from "./nginx-check.js";
 import { assertVersion } from "./version.js";
+import { setLiveWorkers } from "./workers.js";
 
 /** Refuses a version that is not installed, not running or not healthy right now. */
 export async function assertServable(a: OnHost, version: string): Promise<void> {
@@ -36,8 +37,11 @@ async function saveState(a: OnHost) {
 }
 
 /**
- * Points the base domain at `version` (one rename), then checks through nginx
- * that it answers; if it does not, points it back and says so.
+ * Moves the live-only workers from the live version to `version`, then
+ * points the base domain at it (one rename) and checks through nginx that it
+ * answers. Workers are stopped before the new ones start, so two releases'
+ * workers never run at once (a queue is briefly unserved instead). Any
+ * failure puts traffic and workers back as they were and says so.
  */
 export async function promote(a: OnHost, version: string, action: "promote" | "rollback" = "promote"): Promise<void> {
   const { host, layout: l, config } = a;
@@ -45,30 +49,64 @@ export async function promote(a: OnHost, version: string, action: "promote" | "r
   const before = await readTraffic(host, l);
   if (before.live === version) {
     a.say(`${host.name}: ${version} is already live`);
+    await setLiveWorkers(a, version, true);
     return;
   }
   const started = Date.now();
+  const restoreWorkers = async () => {
+    await setLiveWorkers(a, version, false).catch((e: Error) => a.say(`${host.name}: ${e.message}`));
+    if (before.live) await setLiveWorkers(a, before.live, true).catch((e: Error) => a.say(`${host.name}: ${e.message}`));
+  };
+  const failed = async (why: string): Promise<never> => {
+    await restoreWorkers();
+    await audit(host, l, { actor: a.actor, action, version, from: before.live, to: version, result: "failed", detail: `${why}; restored ${before.live ?? "nothing"}` });
+    await saveState(a);
+    throw new DeplError(`${host.name}: ${why}; ${before.live ? `${before.live} stays live with its workers` : "no version is live"}`);
+  };
+
+  if (before.live) await setLiveWorkers(a, before.live, false);
+  try {
+    await setLiveWorkers(a, version, true);
+  } catch (e) {
+    await failed(`${action} to ${version} stopped: ${(e as Error).message.replace(`${host.name}: `, "")}`);
+  }
+
   await setLive(host, l, version);
   const check = await versionServedByNginx(host, config);
   if (check.status !== 200 || check.version !== version) {
     const why = `nginx served ${check.version ?? "no version"} with status ${check.status || "none"}`;
     if (before.live) await setLive(host, l, before.live);
     else await host.remove(l.liveLink); // there was no live version: serve none rather than a broken one
-    await audit(host, l, { actor: a.actor, action, version, from: before.live, to: version, result: "failed", detail: `post-switch check failed (${why}); restored ${before.live ?? "nothing"}` });
-    await saveState(a);
-    throw new DeplError(`${host.name}: after switching to ${version}, ${why}; switched back to ${before.live ?? "no live version"}`);
+    await failed(`after switching to ${version}, ${why}; switched back to ${before.live ?? "no live version"}`);
   }
   if (before.canary && before.canary.version === version) await stopCanary(host, l);
   const after = await saveState(a);
   await audit(host, l, { actor: a.actor, action, version, from: before, to: after, result: "ok", detail: `${Date.now() - started} ms` });
 }
 
-/** Back to the previous live version, or to a named installed one. */
-export async function rollback(a: OnHost, version?: string): Promise<string> {
+/**
+ * Stops the live version's live-only workers on this host ahead of a promote
+ * to `version`: with several hosts, every old worker stops before any new
+ * one starts. Nothing is stopped when `version` is already live.
+ */
+export async function stopWorkersBeforePromote(a: OnHost, version: string): Promise<void> {
+  const t = await readTraffic(a.host, a.layout);
+  if (!t.live || t.live === version) return;
+  await setLiveWorkers(a, t.live, false);
+}
+
+/** The version a rollback goes to on this host. */
+export async function rollbackTarget(a: OnHost, version?: string): Promise<string> {
   const t = await readTraffic(a.host, a.layout);
   const target = version ?? t.previous;
   if (!target) throw new DeplError(`${a.host.name}: there is no previous version to roll back to`);
   if (target === t.live) throw new DeplError(`${a.host.name}: ${target} is already live`);
+  return target;
+}
+
+/** Back to the previous live version, or to a named installed one. */
+export async function rollback(a: OnHost, version?: string): Promise<string> {
+  const target = await rollbackTarget(a, version);
   await promote(a, target, "rollback");
   return target;
 }

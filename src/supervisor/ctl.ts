@@ -35,16 +35,47 @@ export async function programState(host: Host, program: string): Promise<Program
   return parseStatus(program, r.stdout);
 }
 
-/** Writes the program's conf, links it into supervisord's include dir and (re)loads just that program. */
-export async function installProgram(host: Host, program: string, confPath: string, conf: string): Promise<void> {
+/** Every program supervisord knows, with its state, from one `supervisorctl status`. */
+export async function allProgramStates(host: Host): Promise<Map<string, ProgramState>> {
+  const r = await ctl(host, "status");
+  if (r.code !== 0 && r.code !== 3) throw new DeplError(`${host.name}: supervisorctl status failed (${r.code}): ${(r.stderr || r.stdout).trim()}`);
+  return parseAllStatus(r.stdout);
+}
+
+/** Parses `supervisorctl status` output of every program. Pure. */
+export function parseAllStatus(stdout: string): Map<string, ProgramState> {
+  const states = new Map<string, ProgramState>();
+  for (const line of stdout.split("\n")) {
+    const [name, state] = line.trim().split(/\s+/);
+    if (name && state && /^[A-Z]+$/.test(state)) states.set(name.replace(/^([^:]+):\1$/, "$1"), state as ProgramState);
+  }
+  return states;
+}
+
+/**
+ * Writes the program's conf, links it into supervisord's include dir and
+ * (re)loads just that program; then it is running when `run`, else stopped.
+ */
+export async function installProgram(host: Host, program: string, confPath: string, conf: string, run = true): Promise<void> {
   await host.writeFile(confPath, conf, { mode: 0o644 });
   await host.symlinkAtomic(confPath, linkPath(program));
   await reread(host);
   await ctlOk(host, ["update", program]);
-  // update starts a new or changed program; one that was there unchanged and stopped
-  // (a failed install being retried) must be started explicitly.
+  // update starts a new or changed program with autostart; one that was there unchanged
+  // (a failed install being retried, a worker moving between releases) is started or stopped here.
   const state = await programState(host, program);
-  if (state !== "RUNNING" && state !== "STARTING") await startProgram(host, program);
+  if (run && state !== "RUNNING" && state !== "STARTING") await startProgram(host, program);
+  if (!run && state !== "STOPPED" && state !== "EXITED" && state !== "FATAL") await stopProgram(host, program);
+}
+
+/** Waits while supervisord calls the program STARTING (it is RUNNING only after startsecs); returns the state then. */
+export async function waitRunning(host: Host, program: string, timeoutMs: number): Promise<ProgramState> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const state = await programState(host, program);
+    if (state !== "STARTING" || Date.now() > deadline) return state;
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }
 
 export async function startProgram(host: Host, program: string): Promise<void> {

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { LocalHost } from "../../src/host/local.js";
-import { installProgram, linkPath, programState, removeProgram, startProgram, stopProgram } from "../../src/supervisor/ctl.js";
+import { allProgramStates, installProgram, linkPath, waitRunning, programState, removeProgram, startProgram, stopProgram } from "../../src/supervisor/ctl.js";
 import { renderProgramConf } from "../../src/supervisor/program.js";
 
 // The system's real supervisord (started by scripts/services.sh): one program
@@ -34,6 +34,14 @@ describe("supervisord programs", () => {
     expect(["STARTING", "RUNNING"]).toContain(await programState(host, program));
     await waitFor("RUNNING");
     await startProgram(host, program); // already started: not an error
+    expect((await allProgramStates(host)).get(program)).toBe("RUNNING");
+
+    // A worker leaving the live release: autostart off, stopped; and back.
+    await installProgram(host, program, conf, renderProgramConf({ program, command: script, logFile: join(dir, "log"), autostart: false }), false);
+    expect(await programState(host, program)).toBe("STOPPED");
+    expect(await host.readFile(conf)).toContain("autostart=false");
+    await installProgram(host, program, conf, renderProgramConf({ program, command: script, logFile: join(dir, "log"), autostart: true }), true);
+    expect(await waitRunning(host, program, 10_000)).toBe("RUNNING");
 
     await removeProgram(host, program, conf);
     expect(await programState(host, program)).toBe("ABSENT");
