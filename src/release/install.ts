@@ -2,7 +2,7 @@ import { DeplError } from "../errors.js";
 import type { Host } from "../host/host.js";
 import type { Config } from "../config/schema.js";
 import { inspectImage } from "../images/ship.js";
-import { routeVersion, unrouteVersion } from "../switch/traffic.js";
+import { ensureTrafficDirs, readTraffic, routeVersion, unrouteVersion } from "../switch/traffic.js";
 import { installProgram, programState, stopProgram, waitRunning } from "../supervisor/ctl.js";
 import {
   containerName,
@@ -13,7 +13,6 @@ import {
   workerRunArgv,
 } from "../supervisor/program.js";
 import { applySite } from "../nginx/apply.js";
-import { ensureTrafficDirs, readTraffic } from "../switch/traffic.js";
 import type { Secret } from "../config/secret.js";
 import { runReleaseHook } from "./hooks.js";
 import { audit } from "./audit.js";
@@ -46,8 +45,9 @@ export async function nginxGid(host: Host): Promise<number> {
 
 /**
  * Starts a built version under supervisord on its own socket, health-checks
- * it and routes its preview URL. A version that fails the check is stopped,
- * left unrouted, marked failed, and reported with the tail of its log.
+ * it, routes its preview URL and checks that through nginx. A version that
+ * fails a check is stopped, left unrouted, marked failed, and reported with
+ * the tail of its log; any other error midway is undone the same way.
  */
 export async function installRelease(a: InstallArgs): Promise<ReleaseMeta> {
   const { config, layout: l, host, version } = a;

@@ -62,7 +62,7 @@ function cleanup(): void {
   quiet(`for f in /etc/supervisor/conf.d/depl-${APP}-*.conf; do [ -e "$f" ] || continue; p=$(basename "$f" .conf); p=\${p#depl-}; supervisorctl stop "$p"; rm -f "$f"; done; supervisorctl reread; supervisorctl update`);
   quiet(`docker ps -aq --filter label=depl.app=${APP} | xargs -r docker rm -f`);
   quiet(`rm -f /etc/nginx/conf.d/depl-${APP}.conf && nginx -s reload`);
-  quiet(`rm -rf ${ROOT} ${DIR}`);
+  quiet(`rm -rf ${ROOT} ${DIR} /tmp/depl-inst-bin`);
   quiet(`docker images --format '{{.Repository}}:{{.Tag}}' | grep '^${APP}:' | xargs -r docker rmi -f`);
 }
 
@@ -246,6 +246,23 @@ describe("workers run in the live release only", () => {
     expect(status(`${APP}-${a}-worker`)).toBe("RUNNING");
     expect(status(`${APP}-${v}-worker`)).not.toBe("RUNNING");
     expect(readFileSync(`${base}/audit.log`, "utf8").trim().split("\n").pop()).toMatch(/"action":"promote".*"result":"failed"/);
+  });
+});
+
+describe("a host without the tools depl setup installs", () => {
+  it("is refused at once, saying to run depl setup, before anything is written", async () => {
+    const v = "2001.01.01.00.07";
+    const { config: cfg } = loadConfig(config);
+    const l = layout(cfg.root, cfg.app);
+    // The tool probe runs with a PATH where only sh is found (the probe adds /usr/sbin and /sbin: nginx stays found).
+    mkdirSync("/tmp/depl-inst-bin", { recursive: true });
+    sh("ln -sf /bin/sh /tmp/depl-inst-bin/sh");
+    const real = new LocalHost();
+    const host = Object.create(real) as LocalHost;
+    host.run = (argv, opts) => real.run(argv, argv[0] === "sh" && argv[2]?.includes("command -v") ? { ...opts, env: { ...opts?.env, PATH: "/tmp/depl-inst-bin" } } : opts);
+    const err = await installRelease({ config: cfg, layout: l, host, version: v, actor: "test", say: () => {} }).catch((e: Error) => e);
+    expect((err as Error).message).toBe("local: docker, supervisorctl, curl not found: run depl setup first (it installs and starts docker, nginx and supervisord)");
+    expect(existsSync(l.release(v))).toBe(false);
   });
 });
 

@@ -166,8 +166,8 @@ describe("bad input leaves traffic untouched", () => {
 
 describe("a failed post-switch check", () => {
   it("restores the previous routing and says so", async () => {
-    // Healthy over its own socket, broken behind nginx (it fails proxied requests).
-    const broken = await buildinst(writeConfig("broken.yml", 'env: { TESTAPP_FAIL_PROXIED: "1" }\n'));
+    // Healthy over its own socket and at its preview URL, broken on the base domain.
+    const broken = await buildinst(writeConfig("broken.yml", `env: { TESTAPP_FAIL_HOSTS: "${E2E.domain}" }\n`));
     const r = await depl(["-c", config, "promote", broken]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(new RegExp(`after switching to ${broken.replace(/\./g, "\\.")}, nginx served .*; switched back to ${v1.replace(/\./g, "\\.")}`));

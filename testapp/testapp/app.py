@@ -24,6 +24,9 @@ _FAIL_PATHS = {p for p in os.environ.get("TESTAPP_FAIL_PATHS", "").split(",") if
 # "1": every request that came through nginx (it sets X-Request-Id) answers 500,
 # while direct requests over the socket (depl's health check) succeed.
 _FAIL_PROXIED = os.environ.get("TESTAPP_FAIL_PROXIED") == "1"
+# names users asked nginx for (X-Forwarded-Host) that answer 500, e.g. "app1.localhost":
+# the base domain fails while the version's preview <version>.app1.localhost works.
+_FAIL_HOSTS = {h for h in os.environ.get("TESTAPP_FAIL_HOSTS", "").split(",") if h}
 
 
 def _respond(start_response, status, body):
@@ -71,7 +74,7 @@ def _notes(environ, start_response):
 
 def application(environ, start_response):
     path = environ.get("PATH_INFO", "/")
-    if path in _FAIL_PATHS or (_FAIL_PROXIED and "HTTP_X_REQUEST_ID" in environ):
+    if path in _FAIL_PATHS or (_FAIL_PROXIED and "HTTP_X_REQUEST_ID" in environ) or environ.get("HTTP_X_FORWARDED_HOST", "") in _FAIL_HOSTS:
         return _respond(start_response, "500 Internal Server Error", f"injected failure in version {VERSION}\n")
     if path == "/health":
         if _speedups.fnv1a(b"depl") != _HEALTH_HASH:
