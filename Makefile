@@ -6,7 +6,7 @@ CONFIG ?= depl.yml
 HOST ?=
 DEPL := node bin/depl.js -c $(CONFIG)
 DEPLOY_PACKAGES := docker.io debootstrap git curl ca-certificates
-TEST_PACKAGES := nginx supervisor openssh-server openssh-client wrk curl
+TEST_PACKAGES := nginx supervisor openssh-server openssh-client wrk curl chromium
 
 .PHONY: setup_deploy setup_appserver demo test test-unit test-integration test-e2e bench services-stop
 
@@ -27,13 +27,14 @@ setup_appserver: setup_deploy
 demo: setup_appserver
 	scripts/demo.sh $(CONFIG)
 
-## Every suite: typecheck, unit, integration (real nginx, supervisord, Docker, sshd), end to end.
+## Every suite: typecheck, unit, integration (real nginx, supervisord, Docker, sshd), end to end, browser (Chromium).
 test: setup_appserver
 	scripts/install-packages.sh $(TEST_PACKAGES)
 	npm run --silent typecheck
 	npm run --silent test:unit
 	npm run --silent test:integration
 	npm run --silent test:e2e
+	npm run --silent test:browser
 
 test-unit:
 	npm run --silent typecheck && npm run --silent test:unit

@@ -1,7 +1,8 @@
 import { defineConfig } from "vitest/config";
 
-// Three suites: unit (pure code, seconds, no services), integration (real
-// nginx / supervisord / docker / sshd, one concern each), e2e (the real CLI).
+// Four suites: unit (pure code, seconds, no services), integration (real
+// nginx / supervisord / docker / sshd, one concern each), e2e (the real CLI),
+// browser (Debian's Chromium on deployed apps).
 export default defineConfig({
   test: {
     projects: [
@@ -42,6 +43,15 @@ export default defineConfig({
           name: "e2e",
           include: ["test/e2e/**/*.test.ts"],
           testTimeout: 900_000,
+          hookTimeout: 900_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
+          name: "browser",
+          include: ["test/browser/**/*.test.ts"],
+          testTimeout: 300_000,
           hookTimeout: 900_000,
           fileParallelism: false,
         },
