@@ -21,6 +21,7 @@ import { programName, type Layout } from "./layout.js";
 import { readRelease, updateRelease, writeRelease, type ReleaseMeta } from "./metadata.js";
 import type { OnHost } from "./on-host.js";
 import { assertVersion } from "./version.js";
+import { runSteps, type Steps } from "./steps.js";
 import { previewServedByNginx } from "./nginx-check.js";
 import { copyStatic } from "./static.js";
 import { processConf, processSpecs, setLiveWorkers, workerRuns } from "./workers.js";
@@ -89,8 +90,9 @@ export async function installRelease(a: InstallArgs): Promise<ReleaseMeta> {
     processes: processSpecs(config),
   };
   await writeRelease(host, l, meta);
+  // Ctrl-C or SIGTERM is taken at the next boundary and undone below like any other error.
   try {
-    return await startRelease(a, imageId, gid);
+    return await runSteps("install", a.say, (s) => startRelease(a, imageId, gid, s));
   } catch (e) {
     // Whatever broke (a host command, a lost connection), the release must not stay
     // "installing" with its programs running: undo what is done, then report the error.
@@ -141,7 +143,7 @@ async function ensureSite(a: InstallArgs): Promise<void> {
   if (r.changed) a.say(`${host.name}: nginx site for ${config.domain} written${r.reloaded ? " and loaded" : " (nginx is not running: run depl setup)"}`);
 }
 
-async function startRelease(a: InstallArgs, imageId: string, gid: number): Promise<ReleaseMeta> {
+async function startRelease(a: InstallArgs, imageId: string, gid: number, s: Steps): Promise<ReleaseMeta> {
   const { config, layout: l, host, version } = a;
   const program = programName(config.app, version);
   await host.writeFile(l.envFile(version), renderEnvFile(releaseEnv(config, version, a.secrets)), { mode: 0o600 });
@@ -156,10 +158,13 @@ async function startRelease(a: InstallArgs, imageId: string, gid: number): Promi
   const files = await copyStatic(host, config, l, version, imageId);
   if (files !== null) a.say(`${host.name}: ${files} static files copied from ${config.static!.path} to ${l.staticDir(version)}`);
 
+  s.boundary("recorded");
   const preInstall = await runReleaseHook(host, proc, "pre_install", a.say);
   if (preInstall) await fail(preInstall.reason, preInstall.output);
 
+  s.boundary("pre_install");
   await installProcess(host, l, config, version, "web", dockerRunArgv(proc));
+  s.boundary("started");
   a.say(`${host.name}: started ${program} under supervisord; health check ${config.health.path} over ${l.socket(version)}`);
   const health = await waitHealthy(host, {
     socketPath: l.socket(version),
@@ -181,6 +186,7 @@ async function startRelease(a: InstallArgs, imageId: string, gid: number): Promi
     await fail(`did not stay up under supervisord (${settled})`, await logTail(host, l.processLog(version, "web")));
   }
 
+  s.boundary("healthy");
   // Live-only workers run in the live release alone (a re-install of the live version starts them).
   const live = (await readTraffic(host, l)).live === version;
   for (const [name, spec] of Object.entries(config.processes)) {
@@ -196,10 +202,13 @@ async function startRelease(a: InstallArgs, imageId: string, gid: number): Promi
     a.say(`${host.name}: started ${worker}`);
   }
 
+  s.boundary("workers");
   const postInstall = await runReleaseHook(host, proc, "post_install", a.say);
   if (postInstall) await fail(postInstall.reason, postInstall.output);
 
+  s.boundary("post_install");
   await routeVersion(host, l, version);
+  s.boundary("routed");
   // What users will open: the preview URL through nginx must answer from this version.
   const seen = await previewServedByNginx(host, config, version);
   if (!seen.ok) await fail("is not served at its preview URL", seen.detail);

@@ -34,6 +34,15 @@ export class Steps {
     return result;
   }
 
+  /**
+   * A point between two parts of a step that undoes itself as a whole (install):
+   * an interruption is taken here, and the fault suite may kill depl here.
+   */
+  boundary(name: string): void {
+    this.checkInterrupt(name);
+    faultPoint(`${this.op}:${name}`);
+  }
+
   /** Marks an interruption: the current step ends, the next one does not start. */
   interrupt(signal: NodeJS.Signals): void {
     if (this.interrupted) return;

@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { depl } from "../helpers/cli.js";
+import { spawn } from "node:child_process";
+import { depl, REPO } from "../helpers/cli.js";
 import { get } from "../helpers/http.js";
 import { buildinst, removeApp, sh, testApp, writeAppConfig } from "../helpers/app.js";
 import { record } from "./figures.js";
@@ -157,5 +158,29 @@ describe("depl killed at every step boundary", () => {
       },
       check: async () => expect(existsSync(`${base}/releases/${victim}`)).toBe(false),
     });
+  });
+
+  it("Ctrl-C during an install finishes the running step, undoes the install and says so", async () => {
+    const child = spawn(process.execPath, ["--import", "tsx", `${REPO}/src/cli.ts`, "-c", config, "buildinst"], {
+      cwd: REPO,
+      env: { ...process.env, ...env, DEPL_FAULT_LIST: "1" },
+    });
+    let stderr = "";
+    child.stderr.on("data", (d) => {
+      stderr += d;
+      if (stderr.includes("depl-fault-point: install:started") && !child.killed) child.kill("SIGINT");
+    });
+    const code = await new Promise<number | null>((r) => child.on("close", r));
+    expect(code, stderr).toBe(130);
+    expect(stderr).toMatch(/SIGINT: finishing the current step of install/);
+    expect(stderr).toMatch(/install interrupted by SIGINT/);
+    const version = /depl-fault-point: buildinst:build[\s\S]*?version (\d{4}\.\S+)/.exec(stderr)?.[1] ?? /releases\/(\d{4}[^/]+)\/sock/.exec(stderr)?.[1];
+    expect(version, stderr).toBeDefined();
+    const meta = JSON.parse(readFileSync(`${base}/releases/${version}/release.json`, "utf8")) as { state: string };
+    expect(meta.state).toBe("failed");
+    expect(sh(`supervisorctl status ${t.app}-${version} || true`)).toMatch(/STOPPED|EXITED/);
+    expect((await get(t.port, `${version}.${t.domain}`)).status).toBe(404);
+    await invariants();
+    record({ group: "fault points", case: "SIGINT during install", outcome: "install undone: release failed, stopped, unrouted; exit 130" });
   });
 });
