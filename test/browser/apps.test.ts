@@ -109,8 +109,11 @@ describe("Chromium on depl's URLs", () => {
     expect(r.status()).toBe(404);
     const text = await page.locator("body").innerText();
     expect(text).not.toContain("Welcome to nginx");
-    expect(text).toMatch(/depl/i);
-    expect(text).toContain(UNKNOWN);
+    expect(text).toContain("No such version");
+    // A way home, and no list of the versions that do exist.
+    expect(await page.locator("a").getAttribute("href")).toBe(`http://${d.domain}/`);
+    expect(text).not.toContain(v1);
+    expect(text).not.toContain(v2);
   });
 
   it("keeps a client on one version under a 50% canary, with its depl_bucket cookie", async () => {

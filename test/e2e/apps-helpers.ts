@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
 import { depl, REPO, type CliResult } from "../helpers/cli.js";
+import { removeApp } from "../helpers/app.js";
 
 // The example apps under examples/, deployed as a user would: the real CLI
 // with the example's own depl.yml (or a copy with its own app, domain and root).
@@ -79,13 +80,7 @@ export function programState(name: string): string {
 }
 
 /** Stops and removes everything of this app (programs, containers, site, layout); never another app's. */
-export function cleanupApp(d: Pick<Deployed, "app" | "root">): void {
-  if (!/^[a-z][a-z0-9-]+$/.test(d.app) || !/^\/srv\/depl-[a-z0-9-]+$/.test(d.root)) throw new Error(`refusing to clean ${d.app} ${d.root}`);
-  quiet(`for f in /etc/supervisor/conf.d/depl-${d.app}-*.conf; do [ -e "$f" ] || continue; p=$(basename "$f" .conf); p=\${p#depl-}; supervisorctl stop "$p"; rm -f "$f"; done; supervisorctl reread; supervisorctl update`);
-  quiet(`docker ps -aq --filter label=depl.app=${d.app} | xargs -r docker rm -f`);
-  quiet(`rm -f /etc/nginx/conf.d/depl-${d.app}.conf && nginx -s reload`);
-  quiet(`rm -rf ${d.root}`);
-}
+export const cleanupApp = (d: Pick<Deployed, "app" | "root">) => removeApp(d);
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

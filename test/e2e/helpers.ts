@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from "node:fs";
-import { execFileSync } from "node:child_process";
 import { REPO } from "../helpers/cli.js";
+import { removeApp } from "../helpers/app.js";
 
 /** An app of its own for the end-to-end suite, beside (never touching) app1. */
 export const E2E = {
@@ -33,15 +33,5 @@ ${extra}`,
 
 /** Stops and removes everything the suite installed (programs, containers, site, layout). */
 export function cleanup(): void {
-  const sh = (cmd: string) => {
-    try {
-      execFileSync("sh", ["-c", cmd], { stdio: "ignore" });
-    } catch {
-      // best effort: the next run starts from a clean root anyway
-    }
-  };
-  sh(`for f in /etc/supervisor/conf.d/depl-${E2E.app}-*.conf; do [ -e "$f" ] || continue; p=$(basename "$f" .conf); p=\${p#depl-}; supervisorctl stop "$p"; rm -f "$f"; done; supervisorctl reread; supervisorctl update`);
-  sh(`docker ps -aq --filter label=depl.app=${E2E.app} | xargs -r docker rm -f`);
-  sh(`rm -f /etc/nginx/conf.d/depl-${E2E.app}.conf && nginx -s reload`);
-  sh(`rm -rf ${E2E.root}`);
+  removeApp(E2E);
 }

@@ -39,8 +39,9 @@ ${extra}`,
 
 export const sh = (cmd: string) => execFileSync("sh", ["-c", cmd], { encoding: "utf8" });
 
-/** Stops and removes everything of the app (programs, containers, site, layout). Best effort. */
-export function removeApp(t: TestApp): void {
+/** Stops and removes everything of one app (programs, containers, site, layout); never another app's. Best effort. */
+export function removeApp(t: { app: string; root: string }): void {
+  if (!/^[a-z][a-z0-9-]+$/.test(t.app) || !/^\/srv\/depl-[a-z0-9-]+$/.test(t.root)) throw new Error(`refusing to clean ${t.app} ${t.root}`);
   const quiet = (cmd: string) => {
     try {
       execFileSync("sh", ["-c", cmd], { stdio: "ignore" });
