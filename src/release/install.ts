@@ -63,6 +63,9 @@ export async function installRelease(a: InstallArgs): Promise<ReleaseMeta> {
   const program = programName(config.app, version);
   const prev = await readRelease(host, l, version);
   if (prev && (await alreadyServing(a, program, prev))) return prev;
+  // A half-done earlier install (killed, failed) may still run: it serves no one, and its
+  // socket is about to be replaced, so it must not keep running without one.
+  if (prev) for (const p of processNames(config)) await stopProgram(host, programName(config.app, version, p));
   await host.run(["install", "-d", "-m", "0755", l.release(version), l.logDir, l.supervisorDir]);
   // setgid: the socket gunicorn creates inherits nginx's group; mode 2750 keeps others out.
   await host.run(["install", "-d", "-m", "2750", "-o", String(config.run.uid), "-g", String(gid), l.sockDir(version)]);
