@@ -9,6 +9,7 @@ import { readRelease } from "./metadata.js";
 import { versionServedByNginx } from "./nginx-check.js";
 import { assertVersion } from "./version.js";
 import { setLiveWorkers } from "./workers.js";
+import { faultPoint } from "./fault.js";
 
 /** Refuses a version that is not installed, not running or not healthy right now. */
 export async function assertServable(a: OnHost, version: string): Promise<void> {
@@ -71,7 +72,9 @@ export async function promote(a: OnHost, version: string, action: "promote" | "r
     await failed(`${action} to ${version} stopped: ${(e as Error).message.replace(`${host.name}: `, "")}`);
   }
 
+  faultPoint(`${action}:workers`);
   await setLive(host, l, version);
+  faultPoint(`${action}:switched`);
   const check = await versionServedByNginx(host, config);
   if (check.status !== 200 || check.version !== version) {
     const why = `nginx served ${check.version ?? "no version"} with status ${check.status || "none"}`;
@@ -116,6 +119,7 @@ export async function canary(a: OnHost, version: string, percent: number): Promi
   await assertServable(a, version);
   const before = await readTraffic(host, l);
   await setCanary(host, l, version, percent); // refuses a canary with no live version, or of the live one
+  faultPoint("canary:switched");
   const after = await saveState(a);
   await audit(host, l, { actor: a.actor, action: "canary", version, from: before.canary, to: after.canary, result: "ok" });
 }
