@@ -27,14 +27,14 @@ setup_appserver: setup_deploy
 demo: setup_appserver
 	scripts/demo.sh $(CONFIG)
 
-## Every suite: typecheck, unit, integration (real nginx, supervisord, Docker, sshd), end to end, browser (Chromium).
+## Every suite: typecheck, unit, integration (real nginx, supervisord, Docker, sshd), then end to end,
+## the example apps, reliability and browser (Chromium) side by side (each has its own apps), then the restarts suite
+## alone (it stops and starts the machine's services).
 test: setup_appserver
 	scripts/install-packages.sh $(TEST_PACKAGES)
 	npm run --silent typecheck
 	npm run --silent test:unit
-	npm run --silent test:integration
-	npm run --silent test:e2e
-	npm run --silent test:browser
+	scripts/run-suites.sh integration -- e2e apps reliability browser -- restarts
 
 test-unit:
 	npm run --silent typecheck && npm run --silent test:unit

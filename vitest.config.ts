@@ -42,6 +42,17 @@ export default defineConfig({
         test: {
           name: "e2e",
           include: ["test/e2e/**/*.test.ts"],
+          exclude: ["test/e2e/apps-*.test.ts"],
+          testTimeout: 900_000,
+          hookTimeout: 900_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        // The example apps under examples/, end to end.
+        test: {
+          name: "apps",
+          include: ["test/e2e/apps-*.test.ts"],
           testTimeout: 900_000,
           hookTimeout: 900_000,
           fileParallelism: false,
