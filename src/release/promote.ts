@@ -49,8 +49,19 @@ export async function promote(a: OnHost, version: string, action: "promote" | "r
   await assertServable(a, version);
   const before = await readTraffic(host, l);
   if (before.live === version) {
+    // Also what a rerun after a killed switch finds: finish what it left (workers, check, canary, record).
     a.say(`${host.name}: ${version} is already live`);
     await setLiveWorkers(a, version, true);
+    const check = await versionServedByNginx(host, config);
+    if (check.status !== 200 || check.version !== version) {
+      throw new DeplError(`${host.name}: ${version} is live but nginx served ${check.version ?? "no version"} with status ${check.status || "none"} (depl doctor, or promote another version)`);
+    }
+    if (before.canary?.version === version) await stopCanary(host, l);
+    const recorded = await host.readFile(l.stateJson);
+    if (!recorded || (JSON.parse(recorded) as { live?: string }).live !== version) {
+      const after = await saveState(a);
+      await audit(host, l, { actor: a.actor, action, version, from: null, to: after, result: "ok", detail: "finished an interrupted switch" });
+    }
     return;
   }
   const started = Date.now();
@@ -103,7 +114,8 @@ export async function rollbackTarget(a: OnHost, version?: string): Promise<strin
   const t = await readTraffic(a.host, a.layout);
   const target = version ?? t.previous;
   if (!target) throw new DeplError(`${a.host.name}: there is no previous version to roll back to`);
-  if (target === t.live) throw new DeplError(`${a.host.name}: ${target} is already live`);
+  // A named version that is already live is what a rerun after a killed rollback finds: promote finishes it.
+  if (target === t.live && version === undefined) throw new DeplError(`${a.host.name}: ${target} is already live`);
   return target;
 }
 
