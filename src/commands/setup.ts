@@ -1,4 +1,5 @@
 import { runScript } from "../host/scripts.js";
+import { appDirs } from "../release/layout.js";
 import type { Host } from "../host/host.js";
 import { applySite } from "../nginx/apply.js";
 import { ensureTrafficDirs } from "../switch/traffic.js";
@@ -13,7 +14,7 @@ export async function setupHost(ctx: Context, host: Host): Promise<void> {
   await runScript(host, "install-packages.sh", APPSERVER_PACKAGES, ctx.say);
   ctx.say(`${host.name}: services`);
   await runScript(host, "services.sh", ["start", "docker", "nginx", "supervisor"], ctx.say);
-  await host.run(["install", "-d", "-m", "0755", l.base, l.releases, l.shared, l.nginxDir, l.supervisorDir, l.logDir]);
+  await host.run(["install", "-d", "-m", "0755", ...appDirs(l)]);
   await ensureTrafficDirs(host, l);
   ctx.say(`${host.name}: nginx site for ${ctx.config.domain}`);
   await applySite(host, ctx.config);

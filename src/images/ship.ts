@@ -1,4 +1,5 @@
 import type { Readable } from "node:stream";
+import { docker } from "./docker-argv.js";
 import type { Host } from "../host/host.js";
 
 export interface ImageInfo {
@@ -9,7 +10,7 @@ export interface ImageInfo {
 
 /** An image on a host (one `docker image inspect`), or null when it has none by that reference. */
 export async function inspectImage(host: Host, ref: string): Promise<ImageInfo | null> {
-  const r = await host.run(["docker", "image", "inspect", "--format", "{{json .Id}}\n{{json .Size}}\n{{json .Config.Labels}}", ref], {
+  const r = await host.run(docker.inspectImage(ref), {
     allowFailure: true,
   });
   if (r.code !== 0) return null;
@@ -20,7 +21,7 @@ export async function inspectImage(host: Host, ref: string): Promise<ImageInfo |
 
 /** Id of an image on a host, or null when it has none by that reference. */
 export async function imageIdOn(host: Host, ref: string): Promise<string | null> {
-  const r = await host.run(["docker", "image", "inspect", "--format", "{{.Id}}", ref], { allowFailure: true });
+  const r = await host.run(docker.imageId(ref), { allowFailure: true });
   return r.code === 0 ? r.stdout.trim() : null;
 }
 
@@ -35,7 +36,7 @@ export async function shipImage(host: Host, ref: string, localId: string, log: (
   const { default: Docker } = await import("dockerode");
   const stream = (await new Docker().getImage(ref).get()) as unknown as Readable;
   log(`${host.name}: shipping ${ref} (docker save | docker load)`);
-  await host.run(["docker", "load"], { stdin: stream });
+  await host.run(docker.load(), { stdin: stream });
   const id = await imageIdOn(host, ref);
   if (id !== localId) throw new Error(`${host.name}: after docker load, ${ref} is ${id ?? "missing"}, expected ${localId}`);
   return "shipped";

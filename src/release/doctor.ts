@@ -1,4 +1,5 @@
 import type { Host } from "../host/host.js";
+import { docker } from "../images/docker-argv.js";
 import { applySite, siteFiles } from "../nginx/apply.js";
 import { programState, startProgram, type ProgramState } from "../supervisor/ctl.js";
 import { releaseTarget, versionTarget } from "../switch/plan.js";
@@ -37,7 +38,7 @@ type Service = (typeof SERVICES)[number];
 export function serviceProbe(s: Service): string[] {
   switch (s) {
     case "docker":
-      return ["docker", "info", "--format", "{{.ServerVersion}}"];
+      return docker.info();
     case "nginx":
       return ["sh", "-c", 'p=$(cat /run/nginx.pid 2>/dev/null) && [ -n "$p" ] && kill -0 "$p"'];
     case "supervisor":

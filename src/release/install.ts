@@ -17,7 +17,7 @@ import type { Secret } from "../config/secret.js";
 import { runReleaseHook } from "./hooks.js";
 import { audit } from "./audit.js";
 import { waitHealthy } from "./health.js";
-import { programName, type Layout } from "./layout.js";
+import { appDirs, programName, type Layout } from "./layout.js";
 import { readRelease, updateRelease, writeRelease, type ReleaseMeta } from "./metadata.js";
 import type { OnHost } from "./on-host.js";
 import { assertVersion } from "./version.js";
@@ -140,7 +140,7 @@ async function ensureSite(a: InstallArgs): Promise<void> {
   const probe = 'for t in docker nginx supervisorctl curl; do PATH="$PATH:/usr/sbin:/sbin" command -v "$t" >/dev/null 2>&1 || echo "$t"; done';
   const missing = (await host.run(["sh", "-c", probe])).stdout.split("\n").filter(Boolean);
   if (missing.length) throw new DeplError(`${host.name}: ${missing.join(", ")} not found: run depl setup first (it installs and starts docker, nginx and supervisord)`);
-  await host.run(["install", "-d", "-m", "0755", l.base, l.releases, l.shared, l.nginxDir, l.supervisorDir, l.logDir]);
+  await host.run(["install", "-d", "-m", "0755", ...appDirs(l)]);
   await ensureTrafficDirs(host, l);
   const r = await applySite(host, config);
   if (r.changed) a.say(`${host.name}: nginx site for ${config.domain} written${r.reloaded ? " and loaded" : " (nginx is not running: run depl setup)"}`);

@@ -50,6 +50,11 @@ export function layout(root: string, app: string) {
 
 export type Layout = ReturnType<typeof layout>;
 
+/** The directories every app needs on a host before its first release (setup and install make them). */
+export function appDirs(l: Layout): string[] {
+  return [l.base, l.releases, l.shared, l.nginxDir, l.supervisorDir, l.logDir];
+}
+
 /** supervisord program and container name of a version's web process. */
 export function programName(app: string, version: string, process = "web"): string {
   return process === "web" ? `${app}-${version}` : `${app}-${version}-${process}`;

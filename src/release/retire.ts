@@ -1,4 +1,5 @@
 import { DeplError } from "../errors.js";
+import { docker } from "../images/docker-argv.js";
 import { programState, removeProgram, startProgram, stopProgram } from "../supervisor/ctl.js";
 import { containerName } from "../supervisor/program.js";
 import { versionTarget } from "../switch/plan.js";
@@ -57,11 +58,11 @@ export async function removeRelease(a: OnHost, version: string, why = "remove"):
     await s.step("delete", async () => {
       for (const { process, program } of programs) {
         await removeProgram(host, program, l.programConf(program));
-        await host.run(["docker", "rm", "-f", containerName(config.app, version, process)], { allowFailure: true });
+        await host.run(docker.removeContainer(containerName(config.app, version, process)), { allowFailure: true });
         await host.remove(l.processLog(version, process));
       }
       // Removes the tag; the image goes with it unless another tag (release) still uses it.
-      await host.run(["docker", "image", "rm", `${config.app}:${version}`], { allowFailure: true });
+      await host.run(docker.removeImage(`${config.app}:${version}`), { allowFailure: true });
       await host.remove(l.release(version));
     });
   });
@@ -106,6 +107,6 @@ export async function prune(a: OnHost, p: PrunePolicy): Promise<string[]> {
     await removeRelease(a, v, "prune");
     faultPoint(`prune:removed-${gone.indexOf(v) + 1}`);
   }
-  await host.run(["docker", "image", "prune", "-f", "--filter", `label=depl.app=${a.config.app}`], { allowFailure: true });
+  await host.run(docker.pruneImages(a.config.app), { allowFailure: true });
   return gone;
 }

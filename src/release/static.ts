@@ -1,4 +1,5 @@
 import { posix } from "node:path";
+import { docker } from "../images/docker-argv.js";
 import type { Config } from "../config/schema.js";
 import { DeplError } from "../errors.js";
 import type { Host } from "../host/host.js";
@@ -33,16 +34,16 @@ export async function copyStatic(host: Host, config: Config, l: Layout, version:
   await host.remove(tmp);
   await host.remove(tarFile);
   const name = containerName(config.app, version, "static-copy");
-  await host.run(["docker", "rm", "-f", name], { allowFailure: true });
+  await host.run(docker.removeContainer(name), { allowFailure: true });
   try {
     // A created container is never run: docker cp reads its filesystem as a tar stream.
-    await host.run(["docker", "create", "--name", name, "--label", `depl.app=${config.app}`, image, "true"]);
-    const cp = await host.run(["sh", "-c", 'docker cp "$1:$2" - > "$3"', "sh", name, src, tarFile], { allowFailure: true });
+    await host.run(docker.createStopped(name, config.app, image));
+    const cp = await host.run(docker.copyOutTar(name, src, tarFile), { allowFailure: true });
     if (cp.code !== 0) {
       throw new DeplError(`${host.name}: cannot copy static files out of the image: static.path ${src}: ${(cp.stderr || cp.stdout).trim().split("\n")[0]}`);
     }
   } finally {
-    await host.run(["docker", "rm", "-f", name], { allowFailure: true });
+    await host.run(docker.removeContainer(name), { allowFailure: true });
   }
   try {
     await host.run(["install", "-d", "-m", "0755", tmp]);

@@ -23,3 +23,12 @@ describe("doctor", () => {
     expect(summaryLine("h", [f("ok"), f("ok"), f("fixed"), f("broken")])).toBe("h: 2 ok, 1 fixed, 0 warnings, 1 broken");
   });
 });
+
+describe("docker argv builders", () => {
+  it("build the commands depl runs, as argv", async () => {
+    const { docker } = await import("../../src/images/docker-argv.js");
+    expect(docker.removeContainer("depl-a-1")).toEqual(["docker", "rm", "-f", "depl-a-1"]);
+    expect(docker.pruneImages("app1")).toEqual(["docker", "image", "prune", "-f", "--filter", "label=depl.app=app1"]);
+    expect(docker.copyOutTar("c", "/app/static", "/x.tar")).toEqual(["sh", "-c", 'docker cp "$1:$2" - > "$3"', "sh", "c", "/app/static", "/x.tar"]);
+  });
+});

@@ -1,0 +1,21 @@
+// Docker CLI commands depl runs on hosts, as argv arrays. Pure: unit tests read them.
+// (`docker run` of a release's processes is built in src/supervisor/program.ts.)
+
+export const docker = {
+  /** One JSON value a line: id, size, labels (JSON escapes newlines inside label values). */
+  inspectImage: (ref: string) => ["docker", "image", "inspect", "--format", "{{json .Id}}\n{{json .Size}}\n{{json .Config.Labels}}", ref],
+  imageId: (ref: string) => ["docker", "image", "inspect", "--format", "{{.Id}}", ref],
+  load: () => ["docker", "load"],
+  /** Removes a container whatever its state; a missing one is no error worth reporting. */
+  removeContainer: (name: string) => ["docker", "rm", "-f", name],
+  /** Untags; the image goes with its last tag. */
+  removeImage: (ref: string) => ["docker", "image", "rm", ref],
+  /** Dangling images of one app (the layers of removed releases). */
+  pruneImages: (app: string) => ["docker", "image", "prune", "-f", "--filter", `label=depl.app=${app}`],
+  /** A container that is never started: docker cp reads its filesystem. */
+  createStopped: (name: string, app: string, image: string) => ["docker", "create", "--name", name, "--label", `depl.app=${app}`, image, "true"],
+  /** `docker cp NAME:PATH -` into a tar file on the host (sh only redirects; the words are arguments). */
+  copyOutTar: (name: string, path: string, tarFile: string) => ["sh", "-c", 'docker cp "$1:$2" - > "$3"', "sh", name, path, tarFile],
+  /** The engine answers. */
+  info: () => ["docker", "info", "--format", "{{.ServerVersion}}"],
+} as const;
