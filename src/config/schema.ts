@@ -130,6 +130,12 @@ export const configSchema = z
         backlog: z.number().int().min(64).max(65535).default(2048),
         /** uid the app runs as inside its container. */
         uid: z.number().int().min(1000).max(65000).default(10001),
+        /** Read-only root file system (a tmpfs at /tmp; shared dirs stay writable) where the app allows it. */
+        read_only: z.boolean().default(false),
+        /** Memory limit of each container (no swap beyond it). */
+        memory: byteSize.pipe(z.number().min(32 * 1024 * 1024, "must be at least 32MB")).default("1GB"),
+        /** Limit on processes and threads in each container (gunicorn's workers x threads, plus a margin). */
+        pids: z.number().int().min(16).max(65535).default(512),
       })
       .strict(),
     health: z

@@ -46,6 +46,17 @@ describe("docker run argv", () => {
     expect(argv.at(-1)).toBe("depl_wsgi:application");
   });
 
+  it("limits memory (no swap beyond it) and pids; the root file system is writable unless run.read_only", () => {
+    expect(joined).toContain("--memory 1073741824 --memory-swap 1073741824 --pids-limit 512");
+    expect(joined).not.toContain("--read-only");
+    const ro = validateConfig({ app: "app1", domain: "app1.localhost", run: { wsgi: "a:b", read_only: true, memory: "256MB", pids: 64 } });
+    const args = dockerRunArgv({ config: ro, layout: l, version: v, image: "i", socketGid: 33 }).join(" ");
+    expect(args).toContain("--memory 268435456 --memory-swap 268435456 --pids-limit 64 --read-only --tmpfs /tmp:rw,nosuid,nodev,size=64m");
+    expect(() => validateConfig({ app: "app1", domain: "app1.localhost", run: { wsgi: "a:b", memory: "1MB" } })).toThrow(/run\.memory: must be at least 32MB/);
+    expect(() => validateConfig({ app: "app1", domain: "app1.localhost", run: { wsgi: "a:b", pids: 2 } })).toThrow(/run\.pids/);
+    expect(() => validateConfig({ app: "app1", domain: "app1.localhost", run: { wsgi: "a:b", read_only: "yes" } })).toThrow(/run\.read_only/);
+  });
+
   it("refuses an invalid version", () => {
     expect(() => dockerRunArgv({ config, layout: l, version: "../x", image: "i", socketGid: 33 })).toThrow(/invalid version/);
   });
