@@ -3,6 +3,9 @@
 # supervisord (and sshd for the SSH tests). With systemd running, it is used;
 # without it (containers, CI) each daemon is started as a plain process.
 # "stop" stops only what "start" started (recorded in $STATE).
+# With systemd the services are also enabled, so that a reboot starts them
+# (and supervisord the apps' programs); without systemd, nothing starts them
+# at boot: see README.md, "Restarts and reboots".
 #
 #   scripts/services.sh start [docker] [nginx] [supervisor] [ssh]
 #   scripts/services.sh stop
@@ -61,7 +64,12 @@ stop_one() {
 }
 
 case $action in
-  start) for s in $wanted; do start_one "$s"; done ;;
+  start)
+    for s in $wanted; do
+      start_one "$s"
+      # Unit names as Debian's packages call them: docker, nginx, supervisor, ssh.
+      if have_systemd; then systemctl enable -q "$s"; fi
+    done ;;
   stop)
     [ -f "$STATE" ] || exit 0
     # supervisord first: its programs are docker clients.

@@ -118,7 +118,11 @@ export async function withLocks<T>(
     for (const host of ctx.hosts) {
       held.push(await acquireLock(host, ctx.layout, { actor: ctx.actor, command }, { waitMs: (waitSeconds ?? 0) * 1000, takeOverStaleOf, say: ctx.say }));
     }
-    return await fn();
+    const result = await fn();
+    // After each changing command, still holding the lock: logs past their limits are rotated.
+    const { logLimits, rotateLogs } = await import("../logs/rotate.js");
+    for (const host of ctx.hosts) await rotateLogs(host, ctx.layout, logLimits(ctx.config)).catch((e: Error) => ctx.say(`${host.name}: log rotation: ${e.message}`));
+    return result;
   } finally {
     for (const h of held.reverse()) await h.release();
   }

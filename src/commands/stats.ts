@@ -1,6 +1,7 @@
-import { computeStats, parseSince } from "../stats/compute.js";
+import { StatsAccumulator, parseSince } from "../stats/compute.js";
 import { formatStats, type Labelled } from "../stats/format.js";
-import { parseLog } from "../stats/parse.js";
+import { streamAccessLogs } from "../stats/read.js";
+import { logLimits, rotateLogs } from "../logs/rotate.js";
 import { readTraffic, type TrafficState } from "../switch/traffic.js";
 import { roleOf } from "../release/inventory.js";
 import { withContext, type GlobalOptions } from "./context.js";
@@ -9,13 +10,15 @@ export async function stats(g: GlobalOptions, o: { since: string; json?: boolean
   const window = parseSince(o.since);
   await withContext(g, {}, async (ctx) => {
     const since = Date.now() / 1000 - window;
-    const records = [];
+    const acc = new StatsAccumulator(since);
     let traffic: TrafficState | null = null;
     for (const host of ctx.hosts) {
-      records.push(...parseLog((await host.readFile(ctx.layout.accessLog)) ?? ""));
+      // Rotation is a rename and a reopen signal: safe beside a running command.
+      await rotateLogs(host, ctx.layout, logLimits(ctx.config)).catch((e: Error) => ctx.say(`${host.name}: log rotation: ${e.message}`));
+      await streamAccessLogs(host, ctx.layout, since, (r) => acc.add(r));
       traffic ??= await readTraffic(host, ctx.layout);
     }
-    const rows: Labelled[] = computeStats(records, since).map((s) => {
+    const rows: Labelled[] = acc.result().map((s) => {
       const role = traffic ? roleOf(s.version, traffic) : null;
       return { ...s, role: role === "canary" ? `canary ${traffic!.canary!.percent}%` : (role ?? "other") };
     });

@@ -27,6 +27,28 @@ const duration = z.union([z.number().positive(), z.string()]).transform((v, ctx)
   return Math.round(Number(m[1]) * mult);
 });
 
+/** "100MB", "1GB", "512KB" or a number of bytes. Parsed to bytes. */
+const byteSize = z.union([z.number().int().positive(), z.string()]).transform((v, ctx) => {
+  if (typeof v === "number") return v;
+  const m = /^(\d+)\s*(B|KB|MB|GB)$/i.exec(v.trim());
+  if (!m) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected a size such as 100MB, 1GB or 512KB, got "${v}"` });
+    return z.NEVER;
+  }
+  return Number(m[1]) * { B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3 }[m[2]!.toUpperCase() as "B" | "KB" | "MB" | "GB"];
+});
+
+/** "30d", "12h" or a number of days. Parsed to milliseconds. */
+const age = z.union([z.number().positive(), z.string()]).transform((v, ctx) => {
+  if (typeof v === "number") return Math.round(v * 86_400_000);
+  const m = /^(\d+)(h|d)$/.exec(v.trim());
+  if (!m) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected an age such as 30d or 12h, got "${v}"` });
+    return z.NEVER;
+  }
+  return Number(m[1]) * (m[2] === "h" ? 3_600_000 : 86_400_000);
+});
+
 const sshHost = z
   .object({
     address: z.string().regex(/^[A-Za-z0-9.:-]+$/, "expected a host name or IP address"),
@@ -108,6 +130,12 @@ export const configSchema = z
         backlog: z.number().int().min(64).max(65535).default(2048),
         /** uid the app runs as inside its container. */
         uid: z.number().int().min(1000).max(65000).default(10001),
+        /** Read-only root file system (a tmpfs at /tmp; shared dirs stay writable) where the app allows it. */
+        read_only: z.boolean().default(false),
+        /** Memory limit of each container (no swap beyond it). */
+        memory: byteSize.pipe(z.number().min(32 * 1024 * 1024, "must be at least 32MB")).default("1GB"),
+        /** Limit on processes and threads in each container (gunicorn's workers x threads, plus a margin). */
+        pids: z.number().int().min(16).max(65535).default(512),
       })
       .strict(),
     health: z
@@ -188,6 +216,15 @@ export const configSchema = z
       .strict()
       .default({}),
     env: z.record(z.string().regex(ENV_NAME, "expected an environment variable name"), oneLine).default({}),
+    /** log/access.log is rotated past max_size (after each changing command and in stats); keep rotated files, none older than max_age. */
+    logs: z
+      .object({
+        max_size: byteSize.pipe(z.number().min(1024 * 1024, "must be at least 1MB")).default("100MB"),
+        keep: z.number().int().min(1).max(1000).default(10),
+        max_age: age.default("30d"),
+      })
+      .strict()
+      .default({}),
   })
   .strict()
   .superRefine((c, ctx) => {

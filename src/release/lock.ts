@@ -1,4 +1,5 @@
 import { hostname } from "node:os";
+import { posix } from "node:path";
 import { DeplError } from "../errors.js";
 import type { Host } from "../host/host.js";
 import type { Layout } from "./layout.js";
@@ -42,13 +43,23 @@ export async function readLock(host: Host, layout: Layout): Promise<LockInfo | n
   }
 }
 
-async function tryCreate(host: Host, layout: Layout, info: LockInfo): Promise<boolean> {
-  // noclobber: the shell opens with O_EXCL, so exactly one of two racers wins.
-  const r = await host.run(["sh", "-c", 'set -C; cat > "$1"', "depl-lock", layout.lock], {
+/** Why a lock could not be created: someone holds it, or it cannot be written at all. */
+export type CreateResult = { ok: true } | { ok: false; exists: boolean; why: string };
+
+async function tryCreate(host: Host, layout: Layout, info: LockInfo): Promise<CreateResult> {
+  // noclobber: the shell opens with O_EXCL, so exactly one of two racers wins. Exit 3: the
+  // file was there (held); any other failure is the write itself (permissions, read-only...).
+  const r = await host.run(["sh", "-c", 'set -C; cat > "$1" && exit 0; [ -e "$1" ] && exit 3; exit 1', "depl-lock", layout.lock], {
     stdin: JSON.stringify(info) + "\n",
     allowFailure: true,
   });
-  return r.code === 0;
+  if (r.code === 0) return { ok: true };
+  return { ok: false, exists: r.code === 3, why: (r.stderr || r.stdout).trim().replace(/^.*?: \d+: /, "") || `exit ${r.code}` };
+}
+
+/** The one-line error for a lock that cannot be written. Pure. */
+export function cannotWrite(hostName: string, lockPath: string, why: string): DeplError {
+  return new DeplError(`${hostName}: cannot write the lock ${lockPath}: ${why} (the user needs write access to ${posix.dirname(lockPath)}; depl setup creates it)`);
 }
 
 export interface Held {
@@ -67,11 +78,22 @@ export async function acquireLock(
 ): Promise<Held> {
   const info: LockInfo = { ...who, since: new Date().toISOString(), machine: hostname(), pid: process.pid };
   const deadline = Date.now() + (opts.waitMs ?? 0);
-  await host.mkdirp(layout.base);
+  try {
+    await host.mkdirp(layout.base);
+  } catch (e) {
+    throw cannotWrite(host.name, layout.lock, (e as Error).message);
+  }
+  let vanished = 0;
   for (;;) {
-    if (await tryCreate(host, layout, info)) break;
+    const r = await tryCreate(host, layout, info);
+    if (r.ok) break;
+    if (!r.exists) throw cannotWrite(host.name, layout.lock, r.why);
     const holder = await readLock(host, layout);
-    if (!holder) continue; // released between our attempt and our read
+    if (!holder) {
+      // Released between our attempt and our read: try again at once, but not forever.
+      if (++vanished > 20) throw new LockedError(`${host.name}: ${layout.lock} keeps appearing and disappearing; another depl is taking and releasing it`);
+      continue;
+    }
     if (opts.takeOverStaleOf !== undefined && holder.command.startsWith(opts.takeOverStaleOf) && isStale(holder)) {
       opts.say?.(`${host.name}: taking over the lock of a depl that died (${describeLock(holder, true).split(";")[0]})`);
       await host.remove(layout.lock);

@@ -1,6 +1,6 @@
 import { DeplError } from "../errors.js";
 import { programState } from "../supervisor/ctl.js";
-import { readTraffic, setCanary, setLive, stopCanary } from "../switch/traffic.js";
+import { readTraffic, readTrafficLinks, restoreTraffic, setCanary, setLive, stopCanary } from "../switch/traffic.js";
 import { audit } from "./audit.js";
 import { waitHealthy } from "./health.js";
 import { programName } from "./layout.js";
@@ -84,13 +84,20 @@ export async function promote(a: OnHost, version: string, action: "promote" | "r
   }
 
   faultPoint(`${action}:workers`);
-  await setLive(host, l, version);
-  faultPoint(`${action}:switched`);
-  const check = await versionServedByNginx(host, config);
+  // Every traffic link as found: the undo puts back exactly these (live AND previous, statics, buckets).
+  const snapshot = await readTrafficLinks(host, l);
+  let check: Awaited<ReturnType<typeof versionServedByNginx>>;
+  try {
+    await setLive(host, l, version);
+    faultPoint(`${action}:switched`);
+    check = await versionServedByNginx(host, config);
+  } catch (e) {
+    await restoreTraffic(host, l, snapshot);
+    return failed(`switching to ${version} failed: ${(e as Error).message}; switched back to ${before.live ?? "no live version"}`);
+  }
   if (check.status !== 200 || check.version !== version) {
     const why = `nginx served ${check.version ?? "no version"} with status ${check.status || "none"}`;
-    if (before.live) await setLive(host, l, before.live);
-    else await host.remove(l.liveLink); // there was no live version: serve none rather than a broken one
+    await restoreTraffic(host, l, snapshot); // no live version before: none now, rather than a broken one
     await failed(`after switching to ${version}, ${why}; switched back to ${before.live ?? "no live version"}`);
   }
   if (before.canary && before.canary.version === version) await stopCanary(host, l);
@@ -130,7 +137,13 @@ export async function canary(a: OnHost, version: string, percent: number): Promi
   const { host, layout: l } = a;
   await assertServable(a, version);
   const before = await readTraffic(host, l);
-  await setCanary(host, l, version, percent); // refuses a canary with no live version, or of the live one
+  const snapshot = await readTrafficLinks(host, l);
+  try {
+    await setCanary(host, l, version, percent); // refuses a canary with no live version, or of the live one
+  } catch (e) {
+    await restoreTraffic(host, l, snapshot);
+    throw e;
+  }
   faultPoint("canary:switched");
   const after = await saveState(a);
   await audit(host, l, { actor: a.actor, action: "canary", version, from: before.canary, to: after.canary, result: "ok" });
@@ -143,7 +156,13 @@ export async function canaryStop(a: OnHost): Promise<void> {
     a.say(`${host.name}: no canary is running`);
     return;
   }
-  await stopCanary(host, l);
+  const snapshot = await readTrafficLinks(host, l);
+  try {
+    await stopCanary(host, l);
+  } catch (e) {
+    await restoreTraffic(host, l, snapshot);
+    throw e;
+  }
   await saveState(a);
   await audit(host, l, { actor: a.actor, action: "canary-stop", version: before.canary.version, from: before.canary, to: null, result: "ok" });
 }

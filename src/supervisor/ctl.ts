@@ -80,11 +80,32 @@ export async function waitRunning(host: Host, program: string, timeoutMs: number
 
 export async function startProgram(host: Host, program: string): Promise<void> {
   await ctlOk(host, ["start", program], /already started/i);
+  await keepAutostart(host, program, true);
 }
 
+/** Stops the program; it stays stopped across a supervisord restart or a reboot (autostart off in its conf). */
 export async function stopProgram(host: Host, program: string): Promise<void> {
   if ((await programState(host, program)) === "ABSENT") return;
   await ctlOk(host, ["stop", program], /not running/i);
+  await keepAutostart(host, program, false);
+}
+
+/** The conf text with autostart set to `on`. Pure. */
+export function withAutostart(conf: string, on: boolean): string {
+  return conf.replace(/^autostart=(true|false)$/m, `autostart=${on}`);
+}
+
+/**
+ * Writes autostart into the program's conf file (followed from its link), so
+ * that what supervisord starts when it starts again is what depl left running.
+ * supervisord reads it then; nothing is reloaded now.
+ */
+async function keepAutostart(host: Host, program: string, on: boolean): Promise<void> {
+  const conf = await host.readlink(linkPath(program));
+  if (conf === null) return;
+  const text = await host.readFile(conf);
+  if (text === null || withAutostart(text, on) === text) return;
+  await host.writeFile(conf, withAutostart(text, on), { mode: 0o644 });
 }
 
 /** Stops the program and removes it from supervisord; its conf file is deleted. */

@@ -56,6 +56,10 @@ function commonArgs(p: WebProcess, name: string, process: string): string[] {
     "--user", `${config.run.uid}:${p.socketGid}`,
     "--cap-drop", "ALL",
     "--security-opt", "no-new-privileges",
+    "--memory", String(config.run.memory),
+    "--memory-swap", String(config.run.memory),
+    "--pids-limit", String(config.run.pids),
+    ...(config.run.read_only ? ["--read-only", "--tmpfs", "/tmp:rw,nosuid,nodev,size=64m"] : []),
     "--label", `depl.app=${config.app}`,
     "--label", `depl.version=${version}`,
     "--label", `depl.process=${process}`,
@@ -112,16 +116,32 @@ export function renderEnvFile(env: Record<string, string>): string {
     .join("");
 }
 
+/** How long one run of the script waits for Docker Engine before exiting (supervisord then runs it again). */
+export const ENGINE_WAIT_SECONDS = 60;
+
 /**
- * The script supervisord runs. It removes a container left over from a
- * killed client (else `docker run --name` fails with exit 125), then execs
+ * The script supervisord runs. It waits (bounded) for Docker Engine: after
+ * an engine restart every docker client exits and supervisord restarts it at
+ * once, and a `docker run` failing then would use up startretries (FATAL
+ * until someone starts it by hand). Waiting keeps the script alive, and a
+ * wait that times out exits after startsecs, which supervisord counts as an
+ * exit, not a failed start: it keeps trying for as long as the engine is
+ * away. Then it removes a container left over from a killed client or the
+ * engine's restart (else `docker run --name` fails with exit 125), and execs
  * docker run so supervisord's SIGTERM reaches the docker client, which
  * forwards it to tini and the app.
  */
 export function renderRunScript(argv: readonly string[], name: string, dockerBin = "docker"): string {
+  const docker = shellQuote([dockerBin]);
   return [
     "#!/bin/sh",
     "# Written by depl. Run by supervisord.",
+    "n=0",
+    `until ${docker} info >/dev/null 2>&1; do`,
+    "  n=$((n + 1))",
+    `  if [ "$n" -ge ${ENGINE_WAIT_SECONDS} ]; then echo "depl: Docker Engine has not answered for ${ENGINE_WAIT_SECONDS} s; supervisord runs this again" >&2; exit 1; fi`,
+    "  sleep 1",
+    "done",
     `${shellQuote([dockerBin, "rm", "-f", name])} >/dev/null 2>&1 || true`,
     `exec ${shellQuote(argv)}`,
     "",
@@ -146,7 +166,9 @@ command=${p.command}
 autostart=${p.autostart}
 autorestart=true
 startsecs=2
-startretries=3
+; a docker run that fails at once (the engine still starting) is retried for about 1+2+...+5 s;
+; an engine that is away is waited for by the run script itself.
+startretries=5
 stopsignal=TERM
 stopwaitsecs=30
 stopasgroup=true

@@ -17,8 +17,28 @@ export interface TrafficLinks {
   canary: string | null;
   /** traffic/live.static's target (only planSetLive and planSetCanary look at these). */
   liveStatic?: string | null;
+  previousStatic?: string | null;
   canaryStatic?: string | null;
   buckets: (string | null)[];
+}
+
+/** The traffic links other than the buckets, by their key in TrafficLinks. */
+export type SingleLink = Exclude<keyof TrafficLinks, "buckets">;
+
+/**
+ * Where each single traffic link lives. Typed over every key of TrafficLinks,
+ * so a link added to the snapshot type must be given its path here, and
+ * planRestore then restores it too.
+ */
+export function singleLinkPaths(l: Layout): Record<SingleLink, string> {
+  return {
+    live: l.liveLink,
+    previous: l.previousLink,
+    canary: l.canaryLink,
+    liveStatic: l.liveStatic,
+    previousStatic: l.previousStatic,
+    canaryStatic: l.canaryStatic,
+  };
 }
 
 export interface TrafficState {
@@ -132,4 +152,38 @@ export function planBuckets(l: Layout, links: TrafficLinks, percent: number): Li
     if (links.buckets[i] !== target) ops.push({ op: "link", path: bucketLink(l, i), target });
   }
   return ops;
+}
+
+/**
+ * Puts every traffic link back to its target in `snapshot` (read before a
+ * change), whatever the change did: the undo of promote, rollback and canary.
+ * Links are made before anything points at them and removed after nothing
+ * does: static dirs before their socket, single links before the buckets
+ * that lead to them, buckets removed before canary.sock, sockets before
+ * their static dirs. A key the snapshot did not read (undefined) is left alone.
+ */
+export function planRestore(l: Layout, snapshot: TrafficLinks, current: TrafficLinks): LinkOp[] {
+  const paths = singleLinkPaths(l);
+  const keys = Object.keys(paths) as SingleLink[];
+  const statics = keys.filter((k) => k.endsWith("Static"));
+  const sockets = keys.filter((k) => !k.endsWith("Static"));
+  const links: LinkOp[] = [];
+  const unlinks: LinkOp[] = [];
+  for (const k of [...statics, ...sockets]) {
+    const want = snapshot[k];
+    if (want === undefined || want === current[k]) continue;
+    if (want !== null) links.push({ op: "link", path: paths[k], target: want });
+  }
+  for (const k of [...sockets, ...statics]) {
+    if (snapshot[k] === null && current[k] !== null) unlinks.push({ op: "unlink", path: paths[k] });
+  }
+  const bucketLinks: LinkOp[] = [];
+  const bucketUnlinks: LinkOp[] = [];
+  for (let i = 0; i < BUCKET_COUNT; i++) {
+    const want = snapshot.buckets[i] ?? null;
+    if (want === (current.buckets[i] ?? null)) continue;
+    if (want === null) bucketUnlinks.push({ op: "unlink", path: bucketLink(l, i) });
+    else bucketLinks.push({ op: "link", path: bucketLink(l, i), target: want });
+  }
+  return [...links, ...bucketLinks, ...bucketUnlinks, ...unlinks];
 }

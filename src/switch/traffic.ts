@@ -8,6 +8,7 @@ import {
   describeTraffic,
   planSetCanary,
   planSetLive,
+  planRestore,
   planStopCanary,
   versionTarget,
   type LinkOp,
@@ -61,12 +62,23 @@ export async function readTraffic(host: Host, l: Layout): Promise<TrafficState> 
   return describeTraffic(await readLinks(host, l));
 }
 
+/** Every traffic link's target, as planRestore takes it back. */
+export async function readTrafficLinks(host: Host, l: Layout): Promise<TrafficLinks> {
+  return readLinks(host, l);
+}
+
+/** Every traffic link back to its target in `snapshot`, exactly (undo of a failed change). */
+export async function restoreTraffic(host: Host, l: Layout, snapshot: TrafficLinks): Promise<void> {
+  await execute(host, planRestore(l, snapshot, await readLinks(host, l)));
+}
+
 async function readLinks(host: Host, l: Layout): Promise<TrafficLinks> {
   return {
     live: await host.readlink(l.liveLink),
     previous: await host.readlink(l.previousLink),
     canary: await host.readlink(l.canaryLink),
     liveStatic: await host.readlink(l.liveStatic),
+    previousStatic: await host.readlink(l.previousStatic),
     canaryStatic: await host.readlink(l.canaryStatic),
     buckets: await readBucketLinks(host, l),
   };

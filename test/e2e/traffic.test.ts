@@ -165,13 +165,19 @@ describe("bad input leaves traffic untouched", () => {
 });
 
 describe("a failed post-switch check", () => {
-  it("restores the previous routing and says so", async () => {
+  it("restores the exact routing it found (live AND previous) and says so", async () => {
     // Healthy over its own socket and at its preview URL, broken on the base domain.
     const broken = await buildinst(writeConfig("broken.yml", `env: { TESTAPP_FAIL_HOSTS: "${E2E.domain}" }\n`));
+    const links = () => sh(`cd ${E2E.root}/${E2E.app}/traffic && for f in *.sock *.static buckets/*; do printf '%s %s\\n' "$f" "$(readlink "$f")"; done`);
+    const before = { state: traffic(), links: links() };
+    expect(before.state.previous).toBeTruthy();
     const r = await depl(["-c", config, "promote", broken]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(new RegExp(`after switching to ${broken.replace(/\./g, "\\.")}, nginx served .*; switched back to ${v1.replace(/\./g, "\\.")}`));
     expect((await live()).version).toBe(v1);
-    expect(traffic().live).toBe(v1);
+    expect(traffic()).toMatchObject({ live: v1, previous: before.state.previous });
+    expect(links()).toBe(before.links);
+    // The next rollback goes where it would have gone, never to the broken version.
+    expect(before.state.previous).not.toBe(broken);
   });
 });

@@ -28,6 +28,11 @@ describe("supervisord programs", () => {
 
     await stopProgram(host, program);
     expect(await programState(host, program)).toBe("STOPPED");
+    // Stopped by depl: supervisord does not start it again when it restarts.
+    expect(await host.readFile(conf)).toContain("autostart=false");
+    await startProgram(host, program);
+    expect(await host.readFile(conf)).toContain("autostart=true");
+    await stopProgram(host, program);
 
     // A retried install of an unchanged, stopped program starts it.
     await installProgram(host, program, conf, renderProgramConf({ program, command: script, logFile: join(dir, "log"), autostart: true }));
@@ -53,7 +58,7 @@ describe("supervisord programs", () => {
     const badConf = join(dir, `${bad}.conf`);
     await installProgram(host, bad, badConf, renderProgramConf({ program: bad, command: "/bin/false", logFile: join(dir, "bad.log"), autostart: true }));
     try {
-      await waitFor("FATAL", bad, 30_000);
+      await waitFor("FATAL", bad, 60_000);
     } finally {
       await removeProgram(host, bad, badConf);
     }

@@ -1,3 +1,7 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { validateConfig } from "../../src/config/load.js";
 import { layout } from "../../src/release/layout.js";
@@ -42,6 +46,17 @@ describe("docker run argv", () => {
     expect(argv.at(-1)).toBe("depl_wsgi:application");
   });
 
+  it("limits memory (no swap beyond it) and pids; the root file system is writable unless run.read_only", () => {
+    expect(joined).toContain("--memory 1073741824 --memory-swap 1073741824 --pids-limit 512");
+    expect(joined).not.toContain("--read-only");
+    const ro = validateConfig({ app: "app1", domain: "app1.localhost", run: { wsgi: "a:b", read_only: true, memory: "256MB", pids: 64 } });
+    const args = dockerRunArgv({ config: ro, layout: l, version: v, image: "i", socketGid: 33 }).join(" ");
+    expect(args).toContain("--memory 268435456 --memory-swap 268435456 --pids-limit 64 --read-only --tmpfs /tmp:rw,nosuid,nodev,size=64m");
+    expect(() => validateConfig({ app: "app1", domain: "app1.localhost", run: { wsgi: "a:b", memory: "1MB" } })).toThrow(/run\.memory: must be at least 32MB/);
+    expect(() => validateConfig({ app: "app1", domain: "app1.localhost", run: { wsgi: "a:b", pids: 2 } })).toThrow(/run\.pids/);
+    expect(() => validateConfig({ app: "app1", domain: "app1.localhost", run: { wsgi: "a:b", read_only: "yes" } })).toThrow(/run\.read_only/);
+  });
+
   it("refuses an invalid version", () => {
     expect(() => dockerRunArgv({ config, layout: l, version: "../x", image: "i", socketGid: 33 })).toThrow(/invalid version/);
   });
@@ -60,13 +75,36 @@ describe("supervisord program", () => {
     expect(() => renderProgramConf({ program: "a\n[program:x]", command: "/x", logFile: "/l", autostart: true })).toThrow(/unsafe value/);
   });
 
-  it("removes a leftover container before exec'ing docker run", () => {
+  it("waits for the engine (bounded), removes a leftover container, then execs docker run", () => {
     const s = renderRunScript(["docker", "run", "--name", "n", "img", "echo", "it's"], "n");
     const lines = s.split("\n");
     expect(lines[0]).toBe("#!/bin/sh");
-    expect(lines[2]).toMatch(/docker'? '?rm'? '?-f'? '?n'? >\/dev\/null 2>&1 \|\| true$/);
-    expect(lines[3]).toMatch(/^exec /);
-    expect(lines[3]).toContain("it'\\''s");
+    const wait = lines.findIndex((x) => x.startsWith("until docker info"));
+    const rm = lines.findIndex((x) => /docker'? '?rm'? '?-f'? '?n'? >\/dev\/null 2>&1 \|\| true$/.test(x));
+    const exec = lines.findIndex((x) => x.startsWith("exec "));
+    expect(wait).toBeGreaterThan(0);
+    expect(rm).toBeGreaterThan(wait);
+    expect(exec).toBe(rm + 1);
+    expect(lines[exec]).toContain("it'\\''s");
+    expect(s).toMatch(/-ge 60 \]; then .* exit 1; fi/);
+  });
+
+  it("the run script removes the old container and runs docker once the engine answers", () => {
+    const dir = mkdtempSync(join(tmpdir(), "depl-run-"));
+    // A fake docker: `info` fails until the file `up` exists; other calls are logged.
+    const fake = join(dir, "docker");
+    writeFileSync(fake, `#!/bin/sh\ncase $1 in info) [ -e ${dir}/up ] ;; *) echo "$@" >> ${dir}/calls ;; esac\n`, { mode: 0o755 });
+    writeFileSync(join(dir, "up"), "");
+    const script = join(dir, "run.sh");
+    writeFileSync(script, renderRunScript([fake, "run", "--name", "n", "img"], "n", fake), { mode: 0o755 });
+    execFileSync("sh", [script]);
+    expect(readFileSync(join(dir, "calls"), "utf8")).toBe("rm -f n\nrun --name n img\n");
+  });
+
+  it("lets supervisord keep retrying a program whose docker run fails at first", () => {
+    const conf = renderProgramConf({ program: "p", command: "/x", logFile: "/l", autostart: true });
+    expect(conf).toMatch(/^startretries=5$/m);
+    expect(conf).toMatch(/^autorestart=true$/m);
   });
 
   it("parses supervisorctl status", () => {

@@ -9,8 +9,10 @@ import {
   describeTraffic,
   planSetCanary,
   planSetLive,
+  planRestore,
   planStopCanary,
   releaseTarget,
+  singleLinkPaths,
   staticTarget,
   versionOfTarget,
   versionTarget,
@@ -30,6 +32,7 @@ function links(o: Partial<TrafficLinks> & { canaryPercent?: number } = {}): Traf
     canary: o.canary ?? null,
     // By default the static links agree with the sockets, as depl leaves them.
     liveStatic: o.liveStatic !== undefined ? o.liveStatic : staticOf(o.live),
+    previousStatic: o.previousStatic !== undefined ? o.previousStatic : staticOf(o.previous),
     canaryStatic: o.canaryStatic !== undefined ? o.canaryStatic : staticOf(o.canary),
     buckets: o.buckets ?? Array.from({ length: BUCKET_COUNT }, (_, i) => (i < p ? CANARY_TARGET : LIVE_TARGET)),
   };
@@ -141,5 +144,71 @@ describe("describeTraffic", () => {
   });
   it("reports no canary when no bucket points at it", () => {
     expect(describeTraffic(links({ live: releaseTarget(A), canary: releaseTarget(B) }))).toEqual({ live: A, previous: null, canary: null });
+  });
+});
+
+/** Applies ops to a links value, as the host would, checking that no link is made pointing at a missing one. */
+function apply(l0: TrafficLinks, ops: ReturnType<typeof planRestore>): TrafficLinks {
+  const paths = singleLinkPaths(l);
+  const out: TrafficLinks = { ...l0, buckets: [...l0.buckets] };
+  for (const op of ops) {
+    const key = (Object.keys(paths) as (keyof typeof paths)[]).find((k) => paths[k] === op.path);
+    const target = op.op === "link" ? op.target : null;
+    if (key) out[key] = target;
+    else out.buckets[Number(/(\d\d)\.sock$/.exec(op.path)![1])] = target;
+    // A bucket may lead to canary.sock only while canary.sock is there.
+    if (out.buckets.includes(CANARY_TARGET)) expect(out.canary).not.toBeNull();
+  }
+  return out;
+}
+
+describe("planRestore", () => {
+  const P = "2024.04.30.09.00";
+  const snap = links({ live: releaseTarget(A), previous: releaseTarget(P) });
+
+  it("after a switch to B, puts back live AND previous (previous does not become B or A)", () => {
+    const afterSwitch = apply(snap, planSetLive(l, snap, B));
+    expect(describeTraffic(afterSwitch)).toMatchObject({ live: B, previous: A });
+    const restored = apply(afterSwitch, planRestore(l, snap, afterSwitch));
+    expect(restored).toEqual(snap);
+    expect(describeTraffic(restored)).toMatchObject({ live: A, previous: P });
+  });
+
+  it("static links go back with their sockets, statics first", () => {
+    const afterSwitch = apply(snap, planSetLive(l, snap, B));
+    const ops = planRestore(l, snap, afterSwitch);
+    expect(ops.map((o) => o.path)).toEqual([`${T}/live.static`, `${T}/previous.static`, `${T}/live.sock`, `${T}/previous.sock`]);
+  });
+
+  it("nothing live before: live.sock and live.static are removed, sockets first", () => {
+    const empty = links();
+    const afterSwitch = apply(empty, planSetLive(l, empty, B));
+    const ops = planRestore(l, empty, afterSwitch);
+    expect(ops).toEqual([{ op: "unlink", path: `${T}/live.sock` }, { op: "unlink", path: `${T}/live.static` }]);
+    expect(apply(afterSwitch, ops)).toEqual(empty);
+  });
+
+  it("a canary started or stopped halfway is put back as it was, buckets before or after canary.sock", () => {
+    const withCanary = links({ live: releaseTarget(A), previous: releaseTarget(P), canary: releaseTarget(B), canaryPercent: 10 });
+    const stopped = apply(withCanary, planStopCanary(l, withCanary));
+    expect(apply(stopped, planRestore(l, withCanary, stopped))).toEqual(withCanary);
+    const started = apply(snap, planSetCanary(l, snap, B, 30));
+    const ops = planRestore(l, snap, started);
+    expect(apply(started, ops)).toEqual(snap);
+    expect(ops.at(-2)).toEqual({ op: "unlink", path: `${T}/canary.sock` });
+    expect(ops.at(-1)).toEqual({ op: "unlink", path: `${T}/canary.static` });
+  });
+
+  it("does nothing when nothing changed, and leaves alone links the snapshot did not read", () => {
+    expect(planRestore(l, snap, snap)).toEqual([]);
+    const partial: TrafficLinks = { ...snap, liveStatic: undefined };
+    const moved = { ...snap, liveStatic: staticTarget(B) };
+    expect(planRestore(l, partial, moved)).toEqual([]);
+  });
+
+  it("every single link of the snapshot type has a path", () => {
+    const paths = singleLinkPaths(l);
+    const keys = Object.keys(links()).filter((k) => k !== "buckets").sort();
+    expect(Object.keys(paths).sort()).toEqual(keys);
   });
 });

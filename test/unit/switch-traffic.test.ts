@@ -7,6 +7,8 @@ import { layout, type Layout } from "../../src/release/layout.js";
 import {
   ensureTrafficDirs,
   readTraffic,
+  readTrafficLinks,
+  restoreTraffic,
   routeVersion,
   setCanary,
   setLive,
@@ -93,5 +95,21 @@ describe("traffic links on disk", () => {
     await expect(setLive(host, l, "../../etc")).rejects.toThrow(/invalid version/);
     await expect(routeVersion(host, l, "a/b")).rejects.toThrow(/invalid version/);
     expect(await readTraffic(host, l)).toEqual({ live: A, previous: null, canary: null });
+  });
+});
+
+describe("restoreTraffic", () => {
+  it("puts every link back as read, live and previous alike, on a real directory", async () => {
+    const C = "2024.05.03.12.00";
+    await fakeRelease(C);
+    await setLive(host, l, A);
+    await setLive(host, l, B); // live B, previous A
+    await setCanary(host, l, C, 20);
+    const snapshot = await readTrafficLinks(host, l);
+    await setLive(host, l, C); // live C, previous B: what a failed promote leaves
+    await stopCanary(host, l);
+    await restoreTraffic(host, l, snapshot);
+    expect(await readTrafficLinks(host, l)).toEqual(snapshot);
+    expect(await readTraffic(host, l)).toEqual({ live: B, previous: A, canary: { version: C, percent: 20 } });
   });
 });
