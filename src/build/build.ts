@@ -1,5 +1,5 @@
 import { readFile, stat } from "node:fs/promises";
-import { resolve } from "node:path";
+import { posix, resolve } from "node:path";
 import { journalDir } from "../release/journal.js";
 import type Docker from "dockerode";
 import type { Config } from "../config/schema.js";
@@ -13,6 +13,7 @@ import {
   type BuildMeta,
   type DockerfileInput,
   ERROR_MARK,
+  requirementsCopy,
 } from "./dockerfile.js";
 import { inspectPackage, parseRequirements, type Backend } from "./source.js";
 import { BuildProgress, stepLine, type BuildEvent } from "./progress.js";
@@ -105,6 +106,39 @@ export async function findRequirements(contextDir: string, configured: string | 
   return rel;
 }
 
+/** The requirements file and those it includes (-r/-c, recursively), each as pip gets it, and the local directories they name. */
+async function readRequirements(contextDir: string, top: string): Promise<{ files: { path: string; text: string }[]; localPaths: string[] }> {
+  const files: { path: string; text: string }[] = [];
+  const localPaths: string[] = [];
+  const queue = [top];
+  while (queue.length) {
+    const path = queue.shift()!;
+    if (files.some((f) => f.path === path)) continue;
+    let text: string;
+    try {
+      text = await readFile(resolve(contextDir, path), "utf8");
+    } catch {
+      throw new UsageError(`${top}: cannot read ${path} in the build context ${contextDir}`);
+    }
+    let r;
+    try {
+      r = parseRequirements(text);
+    } catch (e) {
+      throw new UsageError(`${path}: ${(e as Error).message.replace(/^requirements: /, "")}`);
+    }
+    files.push({ path, text: r.text });
+    for (const p of r.localPaths) if (!localPaths.includes(p)) localPaths.push(p);
+    for (const inc of r.includes) {
+      try {
+        queue.push(contextPath("included requirements file", posix.normalize(posix.join(posix.dirname(path), inc))));
+      } catch {
+        throw new UsageError(`${path}: -r/-c ${inc} is not a file inside the build context`);
+      }
+    }
+  }
+  return { files, localPaths };
+}
+
 async function checkFindLinks(contextDir: string, findLinks: string | undefined): Promise<void> {
   if (findLinks === undefined) return;
   let rel: string;
@@ -132,14 +166,8 @@ export async function buildRelease(args: BuildArgs): Promise<BuiltImage> {
   if (!(await isDir(contextDir))) throw new UsageError(`build.context: ${contextDir} is not a directory`);
   await checkFindLinks(contextDir, config.build.python.find_links);
   const requirements = await findRequirements(contextDir, config.build.python.requirements);
-  let parsed = { localPaths: [] as string[], text: "" };
-  if (requirements !== null) {
-    try {
-      parsed = parseRequirements(await readFile(resolve(contextDir, requirements), "utf8"));
-    } catch (e) {
-      throw new UsageError(`${requirements}: ${(e as Error).message.replace(/^requirements: /, "")}`);
-    }
-  }
+  const reqs = requirements === null ? null : await readRequirements(contextDir, requirements);
+  const parsed = { localPaths: reqs?.localPaths ?? [], text: reqs?.files[0]?.text ?? "" };
   const app = await inspectPackage(contextDir, "");
   const backends: Backend[] = app.backend ? [app.backend] : [];
   for (const p of parsed.localPaths) {
@@ -153,6 +181,7 @@ export async function buildRelease(args: BuildArgs): Promise<BuiltImage> {
     meta: args.meta,
     requirements,
     localPaths: parsed.localPaths,
+    includedFiles: reqs?.files.slice(1).map((f) => f.path) ?? [],
     isPackage: app.isPackage,
     backends,
   };
@@ -170,6 +199,7 @@ export async function buildRelease(args: BuildArgs): Promise<BuiltImage> {
       { name: CONTEXT.dockerfile, content: dockerfile },
       { name: CONTEXT.wrapper, content: await readFile(WRAPPER_SOURCE) },
       ...(requirements !== null ? [{ name: CONTEXT.requirements, content: parsed.text }] : []),
+      ...(reqs?.files.slice(1).map((f, i) => ({ name: requirementsCopy(i), content: f.text })) ?? []),
     ],
     never,
   );

@@ -34,13 +34,18 @@ export interface DockerfileInput {
   meta: BuildMeta;
   /** Requirements file relative to the context, or null for none. */
   requirements: string | null;
-  /** Local directories the requirements file names, copied before the app's code. */
+  /** Files the requirements file includes (-r/-c, recursively), context-relative; depl's copies are requirementsCopy(i). */
+  includedFiles?: string[];
+  /** Local directories the requirements files name, copied before the app's code. */
   localPaths?: string[];
   /** False for an app that is no pip package (no setup.py, no pyproject.toml project): its tree goes to /app. */
   isPackage?: boolean;
   /** PEP 517 backends checked for in the build stage before anything is built. */
   backends?: { module: string; debian: string | null; from: string }[];
 }
+
+/** depl's copy of the i-th included requirements file in the context. */
+export const requirementsCopy = (i: number) => `depl/requirements-${i}.txt`;
 
 /** Marks depl's own error lines in Docker's output (build.ts shows them as the error). */
 export const ERROR_MARK = "depl-error:";
@@ -147,6 +152,7 @@ function requirementsLines(input: DockerfileInput, install: (args: string[]) => 
       const rel = contextPath("requirements path", p);
       lines.push(`COPY ${json([`${CONTEXT.app}/${rel}/`, `/src/${rel}/`])}`);
     }
+    (input.includedFiles ?? []).forEach((f, i) => lines.push(`COPY ${json([requirementsCopy(i), `/src/${contextPath("included requirements file", f)}`])}`));
     lines.push(
       // depl's copy: `-e ./libs/x` built as a normal wheel (an editable install needs the source tree).
       `COPY ${json([CONTEXT.requirements, `/src/${req}`])}`,

@@ -72,6 +72,8 @@ export interface Requirements {
   localPaths: string[];
   /** The file as pip gets it in the build stage: `-e <local path>` becomes `<local path>` (built as a normal wheel). */
   text: string;
+  /** Files named by -r/-c, as written (pip reads them relative to this file). */
+  includes: string[];
 }
 
 const LOCAL = /^(?:\.{1,2}\/|\/|\.$)/;
@@ -83,7 +85,13 @@ const LOCAL = /^(?:\.{1,2}\/|\/|\.$)/;
  */
 export function parseRequirements(text: string): Requirements {
   const localPaths: string[] = [];
+  const includes: string[] = [];
   const out = text.split(/\r?\n/).map((line) => {
+    const inc = /^\s*(?:-r|-c|--requirement|--constraint)(?:\s+|=)(\S+)/.exec(line);
+    if (inc) {
+      includes.push(inc[1]!);
+      return line;
+    }
     const m = /^(\s*)(?:(-e|--editable)(?:\s+|=))?(\S+)(.*)$/.exec(line);
     if (!m || line.trim().startsWith("#")) return line;
     const [, lead, editable, target, rest] = m as unknown as [string, string, string | undefined, string, string];
@@ -98,5 +106,5 @@ export function parseRequirements(text: string): Requirements {
     if (!localPaths.includes(rel)) localPaths.push(rel);
     return editable ? `${lead}${target}${rest}` : line;
   });
-  return { localPaths, text: out.join("\n") };
+  return { localPaths, text: out.join("\n"), includes };
 }

@@ -215,6 +215,15 @@ describe("apps and requirements of every shape", () => {
     expect(() => multiStageDockerfile(input({}, { localPaths: ["../outside"] }))).toThrow(/refusing to render/);
   });
 
+  it("copies depl's copies of included requirements files next to the top one, before the install", () => {
+    const t = multiStageDockerfile(input({}, { requirements: "reqs/prod.txt", includedFiles: ["reqs/base.txt", "constraints.txt"] }));
+    const lines = t.split("\n");
+    const base = lines.indexOf('COPY ["depl/requirements-0.txt","/src/reqs/base.txt"]');
+    const cons = lines.indexOf('COPY ["depl/requirements-1.txt","/src/constraints.txt"]');
+    const install = lines.findIndex((l) => l.endsWith("-r /src/reqs/prod.txt"));
+    expect(base >= 0 && cons >= 0 && base < install && cons < install).toBe(true);
+  });
+
   it("puts the tree of an app that is no pip package at /app, after the venv", () => {
     const t = multiStageDockerfile(input({}, { isPackage: false }));
     const [build, runtime] = stages(t) as [string, string];

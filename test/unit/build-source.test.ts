@@ -36,6 +36,8 @@ describe("requirements files", () => {
     const r = parseRequirements("# deps\n./libs/fastcount\n-e ./libs/common\n--editable=./libs/x[extra]\nflask>=2\n-r other.txt\n");
     expect(r.localPaths).toEqual(["libs/fastcount", "libs/common", "libs/x"]);
     expect(r.text).toBe("# deps\n./libs/fastcount\n./libs/common\n./libs/x[extra]\nflask>=2\n-r other.txt\n");
+    expect(r.includes).toEqual(["other.txt"]);
+    expect(parseRequirements("--constraint=c.txt\n-c ../up.txt\n").includes).toEqual(["c.txt", "../up.txt"]);
   });
 
   it("refuses a path outside the context", () => {
