@@ -107,9 +107,10 @@ export async function findRequirements(contextDir: string, configured: string | 
 }
 
 /** The requirements file and those it includes (-r/-c, recursively), each as pip gets it, and the local directories they name. */
-async function readRequirements(contextDir: string, top: string): Promise<{ files: { path: string; text: string }[]; localPaths: string[] }> {
+async function readRequirements(contextDir: string, top: string): Promise<{ files: { path: string; text: string }[]; localPaths: string[]; names: string[] }> {
   const files: { path: string; text: string }[] = [];
   const localPaths: string[] = [];
+  const names: string[] = [];
   const queue = [top];
   while (queue.length) {
     const path = queue.shift()!;
@@ -128,6 +129,7 @@ async function readRequirements(contextDir: string, top: string): Promise<{ file
     }
     files.push({ path, text: r.text });
     for (const p of r.localPaths) if (!localPaths.includes(p)) localPaths.push(p);
+    names.push(...r.names);
     for (const inc of r.includes) {
       try {
         queue.push(contextPath("included requirements file", posix.normalize(posix.join(posix.dirname(path), inc))));
@@ -136,7 +138,7 @@ async function readRequirements(contextDir: string, top: string): Promise<{ file
       }
     }
   }
-  return { files, localPaths };
+  return { files, localPaths, names };
 }
 
 async function checkFindLinks(contextDir: string, findLinks: string | undefined): Promise<void> {
@@ -182,6 +184,7 @@ export async function buildRelease(args: BuildArgs): Promise<BuiltImage> {
     requirements,
     localPaths: parsed.localPaths,
     includedFiles: reqs?.files.slice(1).map((f) => f.path) ?? [],
+    checkNamed: (reqs?.names.length ?? 0) > 0,
     isPackage: app.isPackage,
     backends,
   };
@@ -200,6 +203,7 @@ export async function buildRelease(args: BuildArgs): Promise<BuiltImage> {
       { name: CONTEXT.wrapper, content: await readFile(WRAPPER_SOURCE) },
       ...(requirements !== null ? [{ name: CONTEXT.requirements, content: parsed.text }] : []),
       ...(reqs?.files.slice(1).map((f, i) => ({ name: requirementsCopy(i), content: f.text })) ?? []),
+      ...(reqs?.names.length ? [{ name: CONTEXT.named, content: `${reqs.names.join("\n")}\n` }] : []),
     ],
     never,
   );

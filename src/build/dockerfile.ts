@@ -11,6 +11,7 @@ export const CONTEXT = {
   dockerfile: "depl/Dockerfile",
   wrapper: "depl/depl_wsgi.py",
   requirements: "depl/requirements.txt",
+  named: "depl/requirements-named.txt",
 } as const;
 
 export const BUILD_PACKAGES = ["build-essential", "python3-dev", "python3-pip", "python3-venv", "python3-setuptools", "python3-wheel"];
@@ -36,6 +37,8 @@ export interface DockerfileInput {
   requirements: string | null;
   /** Files the requirements file includes (-r/-c, recursively), context-relative; depl's copies are requirementsCopy(i). */
   includedFiles?: string[];
+  /** The requirements files name some requirements by name: checked again in the runtime stage (CONTEXT.named). */
+  checkNamed?: boolean;
   /** Local directories the requirements files name, copied before the app's code. */
   localPaths?: string[];
   /** False for an app that is no pip package (no setup.py, no pyproject.toml project): its tree goes to /app. */
@@ -224,6 +227,10 @@ export function multiStageDockerfile(input: DockerfileInput): string {
     PIP_ENV,
     ...runtimeBase(input),
     `COPY --from=build ${json([`${VENV}/`, `${VENV}/`])}`,
+    // A requirement the build stage's Debian packages met (python3-setuptools...) must be met here too.
+    ...(input.checkNamed && input.requirements !== null
+      ? [`COPY ${json([CONTEXT.named, "/tmp/depl-requirements.txt"])}`, `RUN ${pip} install --no-index --dry-run -r /tmp/depl-requirements.txt && rm /tmp/depl-requirements.txt`]
+      : []),
     ...(isPackage
       ? [
           `COPY --from=build ${json(["/wheels/app/", "/wheels/app/"])}`,

@@ -74,6 +74,8 @@ export interface Requirements {
   text: string;
   /** Files named by -r/-c, as written (pip reads them relative to this file). */
   includes: string[];
+  /** Requirements by name (`flask>=2`), checked again in the runtime stage. */
+  names: string[];
 }
 
 const LOCAL = /^(?:\.{1,2}\/|\/|\.$)/;
@@ -86,6 +88,7 @@ const LOCAL = /^(?:\.{1,2}\/|\/|\.$)/;
 export function parseRequirements(text: string): Requirements {
   const localPaths: string[] = [];
   const includes: string[] = [];
+  const names: string[] = [];
   const out = text.split(/\r?\n/).map((line) => {
     const inc = /^\s*(?:-r|-c|--requirement|--constraint)(?:\s+|=)(\S+)/.exec(line);
     if (inc) {
@@ -96,7 +99,11 @@ export function parseRequirements(text: string): Requirements {
     if (!m || line.trim().startsWith("#")) return line;
     const [, lead, editable, target, rest] = m as unknown as [string, string, string | undefined, string, string];
     const path = target.replace(/\[[^\]]*\]$/, "");
-    if (!LOCAL.test(path) || path.startsWith("-")) return line;
+    if (!LOCAL.test(path) || path.startsWith("-")) {
+      const req = line.replace(/(^|\s)#.*$/, "").trim();
+      if (!editable && /^[A-Za-z0-9]/.test(req) && !/@|:\/\//.test(req)) names.push(req);
+      return line;
+    }
     let rel: string;
     try {
       rel = contextPath("requirements path", path);
@@ -106,5 +113,5 @@ export function parseRequirements(text: string): Requirements {
     if (!localPaths.includes(rel)) localPaths.push(rel);
     return editable ? `${lead}${target}${rest}` : line;
   });
-  return { localPaths, text: out.join("\n"), includes };
+  return { localPaths, text: out.join("\n"), includes, names };
 }

@@ -173,6 +173,18 @@ describe("failures", () => {
     expect(r.stderr).not.toMatch(/Retrying|NewConnectionError/);
     console.log(`failed build with a missing dependency: ${seconds.toFixed(1)} s`);
   });
+
+  it("refuses a requirement only a build-stage package met, naming the runtime package to add", async () => {
+    const dir = join(work, "buildonly");
+    await mkdir(dir);
+    await writeFile(join(dir, "app.py"), "def application(e, s): pass\n");
+    // python3-wheel is in the build stage only.
+    await writeFile(join(dir, "requirements.txt"), "wheel\n");
+    await writeFile(join(dir, "depl.yml"), stringify({ ...baseConfig(), secrets: {}, secrets_file: undefined, static: undefined, run: { wsgi: "app:application" } }));
+    const r = await cli(["build", "--version-name", FAIL], join(dir, "depl.yml"));
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/failed: the Python dependency wheel cannot be found offline: .*add its Debian package \(e\.g\. python3-wheel\) under build\.packages\.runtime/);
+  });
 });
 
 describe("depl history", () => {
@@ -181,7 +193,7 @@ describe("depl history", () => {
     expect(r.code, r.stderr).toBe(0);
     const builds = (JSON.parse(r.stdout) as { action: string; version: string; result: string; actor: string; detail: string }[]).filter((e) => e.action === "build");
     // The two failures above used their own depl.yml with the same app and root.
-    expect(builds.map((b) => [b.version, b.result])).toEqual([[V1, "ok"], [V2, "ok"], [FAIL, "failed"], [FAIL, "failed"]]);
+    expect(builds.map((b) => [b.version, b.result])).toEqual([[V1, "ok"], [V2, "ok"], [FAIL, "failed"], [FAIL, "failed"], [FAIL, "failed"]]);
     expect(builds[2]!.detail).toMatch(/PEP 517 backend flit_core\.buildapi.* \(\d+\.\d s\)$/);
     expect(builds[3]!.detail).toMatch(/depl-no-such-dist==1\.0 cannot be found offline/);
     expect(builds[0]!.actor).toBe("shapes@test");

@@ -224,6 +224,15 @@ describe("apps and requirements of every shape", () => {
     expect(base >= 0 && cons >= 0 && base < install && cons < install).toBe(true);
   });
 
+  it("checks again in the runtime stage that requirements by name are met there (not only by build packages)", () => {
+    const runtime = stages(multiStageDockerfile(input({}, { checkNamed: true })))[1]!.split("\n");
+    const venv = runtime.indexOf('COPY --from=build ["/app/venv/","/app/venv/"]');
+    const copy = runtime.indexOf('COPY ["depl/requirements-named.txt","/tmp/depl-requirements.txt"]');
+    const check = runtime.indexOf("RUN /app/venv/bin/pip install --no-index --dry-run -r /tmp/depl-requirements.txt && rm /tmp/depl-requirements.txt");
+    expect(venv >= 0 && venv < copy && copy < check).toBe(true);
+    expect(multiStageDockerfile(input())).not.toContain("--dry-run");
+  });
+
   it("puts the tree of an app that is no pip package at /app, after the venv", () => {
     const t = multiStageDockerfile(input({}, { isPackage: false }));
     const [build, runtime] = stages(t) as [string, string];

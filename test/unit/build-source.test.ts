@@ -37,6 +37,8 @@ describe("requirements files", () => {
     expect(r.localPaths).toEqual(["libs/fastcount", "libs/common", "libs/x"]);
     expect(r.text).toBe("# deps\n./libs/fastcount\n./libs/common\n./libs/x[extra]\nflask>=2\n-r other.txt\n");
     expect(r.includes).toEqual(["other.txt"]);
+    expect(r.names).toEqual(["flask>=2"]);
+    expect(parseRequirements("requests[socks] >= 2 ; python_version > '3' # why\npkg @ https://x/y.whl\n--hash=sha256:00\n").names).toEqual(["requests[socks] >= 2 ; python_version > '3'"]);
     expect(parseRequirements("--constraint=c.txt\n-c ../up.txt\n").includes).toEqual(["c.txt", "../up.txt"]);
   });
 
