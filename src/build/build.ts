@@ -1,5 +1,6 @@
 import { readFile, stat } from "node:fs/promises";
-import { resolve } from "node:path";
+import { posix, resolve } from "node:path";
+import { journalDir } from "../release/journal.js";
 import type Docker from "dockerode";
 import type { Config } from "../config/schema.js";
 import { DeplError, UsageError } from "../errors.js";
@@ -11,7 +12,10 @@ import {
   singleStageDockerfile,
   type BuildMeta,
   type DockerfileInput,
+  ERROR_MARK,
+  requirementsCopy,
 } from "./dockerfile.js";
+import { inspectPackage, parseRequirements, type Backend } from "./source.js";
 import { BuildProgress, stepLine, type BuildEvent } from "./progress.js";
 
 /** Installed in every runtime image at /opt/depl/depl_wsgi.py. */
@@ -22,6 +26,8 @@ export interface BuildArgs {
   config: Config;
   /** Directory of depl.yml: build.context is relative to it. */
   configDir: string;
+  /** The config file in use: never sent to Docker (it may hold secrets). */
+  configFile?: string;
   version: string;
   meta: BuildMeta;
   /** Full Docker output instead of one line per step. */
@@ -45,6 +51,38 @@ export interface BuiltImage {
   steps: number;
   cachedSteps: number;
   seconds: number;
+  /** Short ids of every image the build made, intermediate ones included. */
+  layers: string[];
+}
+
+/** Thrown for a failed docker build: what it made so far, for cleanup and tests. */
+export class BuildFailed extends DeplError {
+  constructor(message: string, readonly layers: string[], readonly seconds: number, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/**
+ * One line saying what to do about a failure Docker's output shows, or null. Pure.
+ * depl's own checks print ERROR_MARK lines; pip says "No matching distribution".
+ */
+export function explainFailure(lines: readonly string[]): string | null {
+  for (const l of lines) {
+    const i = l.indexOf(ERROR_MARK);
+    if (i >= 0 && !l.includes("echo '")) return l.slice(i + ERROR_MARK.length).trim();
+  }
+  for (const l of lines) {
+    const m = /No matching distribution found for (\S+)/.exec(l);
+    if (m) {
+      const name = m[1]!.replace(/[<>=!~;\[].*$/, "");
+      const deb = `python3-${name.toLowerCase().replace(/[_.]+/g, "-")}`;
+      return (
+        `the Python dependency ${m[1]} cannot be found offline: put its wheel or sdist in build.python.find_links, ` +
+        `set build.python.index_url, or add its Debian package (e.g. ${deb}) under build.packages.runtime (the venv sees Debian's Python packages)`
+      );
+    }
+  }
+  return null;
 }
 
 async function isDir(p: string): Promise<boolean> {
@@ -66,6 +104,41 @@ export async function findRequirements(contextDir: string, configured: string | 
   }
   if (!(await isFile(resolve(contextDir, rel)))) throw new UsageError(`build.python.requirements: ${resolve(contextDir, rel)} does not exist`);
   return rel;
+}
+
+/** The requirements file and those it includes (-r/-c, recursively), each as pip gets it, and the local directories they name. */
+async function readRequirements(contextDir: string, top: string): Promise<{ files: { path: string; text: string }[]; localPaths: string[]; names: string[] }> {
+  const files: { path: string; text: string }[] = [];
+  const localPaths: string[] = [];
+  const names: string[] = [];
+  const queue = [top];
+  while (queue.length) {
+    const path = queue.shift()!;
+    if (files.some((f) => f.path === path)) continue;
+    let text: string;
+    try {
+      text = await readFile(resolve(contextDir, path), "utf8");
+    } catch {
+      throw new UsageError(`${top}: cannot read ${path} in the build context ${contextDir}`);
+    }
+    let r;
+    try {
+      r = parseRequirements(text);
+    } catch (e) {
+      throw new UsageError(`${path}: ${(e as Error).message.replace(/^requirements: /, "")}`);
+    }
+    files.push({ path, text: r.text });
+    for (const p of r.localPaths) if (!localPaths.includes(p)) localPaths.push(p);
+    names.push(...r.names);
+    for (const inc of r.includes) {
+      try {
+        queue.push(contextPath("included requirements file", posix.normalize(posix.join(posix.dirname(path), inc))));
+      } catch {
+        throw new UsageError(`${path}: -r/-c ${inc} is not a file inside the build context`);
+      }
+    }
+  }
+  return { files, localPaths, names };
 }
 
 async function checkFindLinks(contextDir: string, findLinks: string | undefined): Promise<void> {
@@ -94,18 +167,46 @@ export async function buildRelease(args: BuildArgs): Promise<BuiltImage> {
   const contextDir = resolve(args.configDir, config.build.context);
   if (!(await isDir(contextDir))) throw new UsageError(`build.context: ${contextDir} is not a directory`);
   await checkFindLinks(contextDir, config.build.python.find_links);
+  const requirements = await findRequirements(contextDir, config.build.python.requirements);
+  const reqs = requirements === null ? null : await readRequirements(contextDir, requirements);
+  const parsed = { localPaths: reqs?.localPaths ?? [], text: reqs?.files[0]?.text ?? "" };
+  const app = await inspectPackage(contextDir, "");
+  const backends: Backend[] = app.backend ? [app.backend] : [];
+  for (const p of parsed.localPaths) {
+    if (!(await isDir(resolve(contextDir, p)))) throw new UsageError(`${requirements}: ${p} is not a directory in the build context ${contextDir}`);
+    const lib = await inspectPackage(resolve(contextDir, p), p);
+    if (lib.backend) backends.push(lib.backend);
+  }
   const input: DockerfileInput = {
     config,
     version,
     meta: args.meta,
-    requirements: await findRequirements(contextDir, config.build.python.requirements),
+    requirements,
+    localPaths: parsed.localPaths,
+    includedFiles: reqs?.files.slice(1).map((f) => f.path) ?? [],
+    checkNamed: (reqs?.names.length ?? 0) > 0,
+    isPackage: app.isPackage,
+    backends,
   };
   const dockerfile = args.stages === "single" ? singleStageDockerfile(input) : multiStageDockerfile(input);
   const tag = args.tag ?? `${config.app}:${version}`;
-  const context = await buildContext(contextDir, [
-    { name: CONTEXT.dockerfile, content: dockerfile },
-    { name: CONTEXT.wrapper, content: await readFile(WRAPPER_SOURCE) },
-  ]);
+  // Whatever .dockerignore says: these may hold secrets or depl's state.
+  const never = [
+    ...(args.configFile ? [resolve(args.configFile)] : []),
+    ...(config.secrets_file ? [resolve(args.configDir, config.secrets_file)] : []),
+    journalDir(),
+  ];
+  const context = await buildContext(
+    contextDir,
+    [
+      { name: CONTEXT.dockerfile, content: dockerfile },
+      { name: CONTEXT.wrapper, content: await readFile(WRAPPER_SOURCE) },
+      ...(requirements !== null ? [{ name: CONTEXT.requirements, content: parsed.text }] : []),
+      ...(reqs?.files.slice(1).map((f, i) => ({ name: requirementsCopy(i), content: f.text })) ?? []),
+      ...(reqs?.names.length ? [{ name: CONTEXT.named, content: `${reqs.names.join("\n")}\n` }] : []),
+    ],
+    never,
+  );
 
   const docker = args.docker ?? new (await import("dockerode")).default();
   const progress = new BuildProgress();
@@ -126,14 +227,17 @@ export async function buildRelease(args: BuildArgs): Promise<BuiltImage> {
     });
   } catch (e) {
     context.destroy();
-    throw new DeplError(`docker build of ${tag} failed: ${(e as Error).message}`, { cause: e });
-  }
-  if (progress.error !== null || progress.imageId === null) {
-    const at = progress.currentStep ? ` at ${stepLine(progress.currentStep, 200)}` : "";
-    const why = progress.error ?? "Docker reported no image id";
-    throw new DeplError(`docker build of ${tag} failed${at}: ${why}\n${progress.lastLines().join("\n")}`);
+    throw new BuildFailed(`docker build of ${tag} failed: ${(e as Error).message}`, progress.layers, (Date.now() - started) / 1000, { cause: e });
   }
   const seconds = (Date.now() - started) / 1000;
+  if (progress.error !== null || progress.imageId === null) {
+    const tail = progress.lastLines();
+    const explained = explainFailure(tail);
+    if (explained) throw new BuildFailed(`docker build of ${tag} failed: ${explained}\n${tail.join("\n")}`, progress.layers, seconds);
+    const at = progress.currentStep ? ` at ${stepLine(progress.currentStep, 200)}` : "";
+    const why = progress.error ?? "Docker reported no image id";
+    throw new BuildFailed(`docker build of ${tag} failed${at}: ${why}\n${tail.join("\n")}`, progress.layers, seconds);
+  }
   const info = await docker.getImage(progress.imageId).inspect();
   log(`built ${tag} in ${seconds.toFixed(1)} s (${progress.cachedSteps} of ${progress.steps.length} steps from cache)`);
   return {
@@ -143,5 +247,6 @@ export async function buildRelease(args: BuildArgs): Promise<BuiltImage> {
     steps: progress.steps.length,
     cachedSteps: progress.cachedSteps,
     seconds,
+    layers: progress.layers,
   };
 }

@@ -2,7 +2,7 @@
 // app/, depl's generated files under depl/. The user's tree is only read.
 import type { Dirent } from "node:fs";
 import { readFile, readdir } from "node:fs/promises";
-import { join } from "node:path";
+import { isAbsolute, join, relative, sep } from "node:path";
 import { Readable } from "node:stream";
 import dockerignore from "@balena/dockerignore";
 import { pack, type Headers, type Pack } from "tar-fs";
@@ -28,8 +28,9 @@ export function contextFilter(patterns: readonly string[]): (rel: string) => boo
  * directory that is excluded is still walked when some "!" pattern may
  * bring back something inside it. Only files, directories and symlinks.
  */
-export async function listContext(dir: string, patterns: readonly string[]): Promise<string[]> {
-  const keep = contextFilter(patterns);
+export async function listContext(dir: string, patterns: readonly string[], never: readonly string[] = []): Promise<string[]> {
+  const filter = contextFilter(patterns);
+  const keep = (rel: string) => filter(rel) && !neverSent(rel, never);
   const hasExceptions = patterns.some((p) => p.startsWith("!"));
   const out: string[] = [];
   async function walk(rel: string): Promise<void> {
@@ -48,6 +49,25 @@ export async function listContext(dir: string, patterns: readonly string[]): Pro
   }
   await walk("");
   return out;
+}
+
+/**
+ * True for what never goes into a context, whatever .dockerignore says: any
+ * .git, and the context-relative paths in `never` (depl.yml, the secrets
+ * file, depl's state) with everything under them. Pure.
+ */
+export function neverSent(rel: string, never: readonly string[]): boolean {
+  if (rel.split("/").includes(".git")) return true;
+  return never.some((n) => rel === n || rel.startsWith(`${n}/`));
+}
+
+/** Absolute paths as context-relative posix paths; those outside dir dropped. Pure. */
+export function insideContext(dir: string, paths: readonly string[]): string[] {
+  return paths.flatMap((p) => {
+    const rel = relative(dir, p);
+    if (rel === "" || rel.startsWith("..") || isAbsolute(rel)) return rel === "" ? ["."] : [];
+    return [rel.split(sep).join("/")];
+  });
 }
 
 export interface ExtraFile {
@@ -76,12 +96,18 @@ export function packContext(dir: string, entries: readonly string[], extras: rea
   });
 }
 
-/** The whole context for `docker build`: dir filtered by its .dockerignore, plus depl's files. */
-export async function buildContext(dir: string, extras: readonly ExtraFile[]): Promise<Readable> {
+/**
+ * The whole context for `docker build`: dir filtered by its .dockerignore,
+ * minus `never` (absolute paths: depl.yml, the secrets file, depl's state),
+ * plus depl's files.
+ */
+export async function buildContext(dir: string, extras: readonly ExtraFile[], never: readonly string[] = []): Promise<Readable> {
   const ignoreText = await readFile(join(dir, ".dockerignore"), "utf8").catch((e: NodeJS.ErrnoException) => {
     if (e.code === "ENOENT") return "";
     throw e;
   });
   // tar-fs makes a streamx stream: wrap it in a Node stream for dockerode.
-  return Readable.from(packContext(dir, await listContext(dir, parseDockerignore(ignoreText)), extras), { objectMode: false });
+  const excluded = insideContext(dir, never);
+  if (excluded.includes(".")) throw new Error(`build.context ${dir} is depl's state directory`);
+  return Readable.from(packContext(dir, await listContext(dir, parseDockerignore(ignoreText), excluded), extras), { objectMode: false });
 }

@@ -24,6 +24,8 @@ export class BuildProgress {
   cachedSteps = 0;
   imageId: string | null = null;
   error: string | null = null;
+  /** Short ids of the images each step made (" ---> 0123456789ab"), intermediate ones included. */
+  readonly layers: string[] = [];
   private readonly tail: string[] = [];
 
   /** Feeds one event; returns the lines it carried (for a verbose display) and the step it started, if any. */
@@ -39,6 +41,8 @@ export class BuildProgress {
         this.steps.push(step);
       }
       if (line.trim() === "---> Using cache") this.cachedSteps++;
+      const id = /^\s*---> ([0-9a-f]{12})$/.exec(line);
+      if (id) this.layers.push(id[1]!);
       this.remember(line);
     }
     if (ev.error || ev.errorDetail) {

@@ -1,5 +1,6 @@
 import { resolve } from "node:path";
-import { buildRelease } from "../build/build.js";
+import { BuildFailed, buildRelease, type BuiltImage } from "../build/build.js";
+import { audit } from "../release/audit.js";
 import { runMachineHook } from "../release/hooks.js";
 import { gitInfo } from "../build/git.js";
 import { nextVersion, assertVersion } from "../release/version.js";
@@ -39,16 +40,37 @@ export async function buildVersion(ctx: Context, o: BuildOptions & { branch?: st
   if (o.branch) git.branch = o.branch;
   await runMachineHook(config, "pre_build", { DEPL_VERSION: version }, { cwd: ctx.dir, say: ctx.say });
   ctx.say(`building ${config.app}:${version}`);
-  const r = await buildRelease({
-    config,
-    configDir: ctx.dir,
-    version,
-    meta: { ...git, builtAt: new Date().toISOString(), builtBy: ctx.actor },
-    verbose: ctx.verbose,
-    log: ctx.say,
-  });
+  const started = Date.now();
+  let r: BuiltImage;
+  try {
+    r = await buildRelease({
+      config,
+      configFile: ctx.path,
+      configDir: ctx.dir,
+      version,
+      meta: { ...git, builtAt: new Date().toISOString(), builtBy: ctx.actor },
+      verbose: ctx.verbose,
+      log: ctx.say,
+    });
+  } catch (e) {
+    const seconds = e instanceof BuildFailed ? e.seconds : (Date.now() - started) / 1000;
+    await recordBuild(ctx, version, "failed", `${(e as Error).message.split("\n")[0]} (${seconds.toFixed(1)} s)`);
+    throw e;
+  }
+  await recordBuild(ctx, version, "ok", `${r.imageId} in ${r.seconds.toFixed(1)} s`);
   await runMachineHook(config, "post_build", { DEPL_VERSION: version, DEPL_IMAGE: r.image }, { cwd: ctx.dir, say: ctx.say });
   return { version, image: r.image, imageId: r.imageId, sizeBytes: r.sizeBytes };
+}
+
+/** A build in each host's audit log, where `depl history` reads; a host not set up yet is skipped. */
+async function recordBuild(ctx: Context, version: string, result: "ok" | "failed", detail: string): Promise<void> {
+  for (const host of ctx.hosts) {
+    try {
+      await audit(host, ctx.layout, { actor: ctx.actor, action: "build", version, result, detail });
+    } catch (e) {
+      ctx.say(`warning: could not record the build in ${host.name}'s history: ${(e as Error).message.split("\n")[0]}`);
+    }
+  }
 }
 
 export async function build(g: GlobalOptions, o: BuildOptions): Promise<void> {

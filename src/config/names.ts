@@ -13,8 +13,8 @@ export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export const DEB_PACKAGE = /^[a-z0-9][a-z0-9+.-]+$/;
 /** A Docker image reference we accept for the base image. */
 export const IMAGE_REF = /^[a-z0-9][a-z0-9._\/-]*(?::[A-Za-z0-9_.-]{1,128})?$/;
-/** module.path:callable for the WSGI entry point. */
-export const WSGI_TARGET = /^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*$/;
+/** The WSGI entry point: module.path:callable, or module.path:factory() called once per process. */
+export const WSGI_TARGET = /^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*(?:\(\))?$/;
 
 export function isSafeAbsPath(p: string): boolean {
   return SAFE_ABS_PATH.test(p) && !p.split("/").some((s) => s === ".." || s === ".");

@@ -122,8 +122,8 @@ export const configSchema = z
       .default({}),
     run: z
       .object({
-        /** WSGI entry point, module:callable. */
-        wsgi: z.string().regex(WSGI_TARGET, "expected module.path:callable"),
+        /** WSGI entry point: module:callable, or module:factory() called once per process. */
+        wsgi: z.string().regex(WSGI_TARGET, "expected module.path:callable or module.path:factory()"),
         workers: z.number().int().min(1).max(64).default(2),
         threads: z.number().int().min(1).max(256).default(4),
         /** listen(2) backlog of the app's socket: a small one makes nginx answer 502 under load. */

@@ -1,23 +1,31 @@
 """depl's WSGI wrapper, installed in every runtime image at /opt/depl.
 
-Loads the app named by DEPL_WSGI (module:callable) and adds an
-X-Depl-Version header to every response, so that nginx's access log
-attributes each request to the version that really served it, without the
-app's help. Run it as `gunicorn ... depl_wsgi:application`.
+Loads the app named by DEPL_WSGI, `module:callable` or `module:factory()`
+(an app factory, called once per process), and adds an X-Depl-Version
+header to every response, so that nginx's access log attributes each
+request to the version that really served it, without the app's help. Run
+it as `gunicorn ... depl_wsgi:application`.
 """
 import importlib
 import os
 import re
 
+_TARGET = re.compile(r"([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*):([A-Za-z_]\w*)(\(\))?", re.ASCII)
+
 
 def _load(target):
-    module, sep, name = target.partition(":")
-    if not sep or not module or not name:
-        raise RuntimeError(f"DEPL_WSGI must be module:callable, got {target!r}")
-    app = getattr(importlib.import_module(module), name)
-    if not callable(app):
-        raise RuntimeError(f"DEPL_WSGI {target!r} is not callable")
-    return app
+    m = _TARGET.fullmatch(target)
+    if not m:
+        raise RuntimeError(f"DEPL_WSGI must be module:callable or module:factory(), got {target!r}")
+    module, name, call = m.groups()
+    obj = getattr(importlib.import_module(module), name)
+    if call:
+        if not callable(obj):
+            raise RuntimeError(f"DEPL_WSGI {target!r}: {module}.{name} is not callable")
+        obj = obj()
+    if not callable(obj):
+        raise RuntimeError(f"DEPL_WSGI {target!r} is not a WSGI callable")
+    return obj
 
 
 def _version():

@@ -91,7 +91,8 @@ describe("the runtime image", () => {
       "depl.built_at": meta.builtAt,
       "depl.built_by": meta.builtBy,
     });
-    expect(cfg.Env).toContain("PYTHONPATH=/opt/depl");
+    expect(cfg.Env).toContain("PYTHONPATH=/opt/depl:/app");
+    expect(cfg.Env).toContain("PATH=/app/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
     expect(cfg.Env).toContain("DEPL_WSGI=testapp.app:application");
     expect(cfg.User).toBe(String(config.run.uid));
   });
@@ -196,8 +197,8 @@ describe("a second build after a change to the app's code only", () => {
       const end = lines.findIndex((l, i) => i > start && /^Step \d+\/\d+ : /.test(l));
       return lines.slice(start + 1, end < 0 ? undefined : end);
     };
-    expect(stepOutput("RUN python3 -m pip wheel --no-build-isolation --wheel-dir /wheels/deps")).toContain(" ---> Using cache");
-    expect(stepOutput("RUN set -- /wheels/deps/*.whl")).toContain(" ---> Using cache");
+    expect(stepOutput("RUN /app/venv/bin/pip install --no-build-isolation --no-index -r /src/requirements.txt")).toContain(" ---> Using cache");
+    expect(stepOutput('COPY --from=build ["/app/venv/"')).toContain(" ---> Using cache");
     expect(stepOutput("RUN python3 -m pip wheel --no-deps")).not.toContain(" ---> Using cache");
     expect(second.cachedSteps).toBeGreaterThanOrEqual(12);
     expect(second.seconds).toBeLessThan(first.seconds + 60);

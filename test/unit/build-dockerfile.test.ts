@@ -48,23 +48,27 @@ describe("multiStageDockerfile", () => {
     expect(runtime).toContain("rm -rf /var/lib/apt/lists/*");
   });
 
-  it("builds dependency wheels from the requirements file before the app's code is copied", () => {
+  it("installs the dependencies into the build stage's venv from the requirements file before the app's code is copied", () => {
     const lines = build.split("\n");
-    const req = lines.indexOf('COPY ["app/requirements.txt","/src/requirements.txt"]');
-    const deps = lines.findIndex((l) => l.startsWith("RUN python3 -m pip wheel --no-build-isolation --wheel-dir /wheels/deps -r /src/requirements.txt"));
+    const venv = lines.indexOf("RUN python3 -m venv --system-site-packages /app/venv");
+    const req = lines.indexOf('COPY ["depl/requirements.txt","/src/requirements.txt"]');
+    const deps = lines.indexOf("RUN /app/venv/bin/pip install --no-build-isolation --no-index -r /src/requirements.txt");
     const app = lines.indexOf('COPY ["app/","/src/"]');
     const appWheel = lines.indexOf("RUN python3 -m pip wheel --no-deps --no-build-isolation --no-index --wheel-dir /wheels/app /src");
-    expect([req, deps, app, appWheel].every((i) => i >= 0)).toBe(true);
-    expect(req < deps && deps < app && app < appWheel).toBe(true);
+    expect([venv, req, deps, app, appWheel].every((i) => i >= 0)).toBe(true);
+    expect(venv < req && req < deps && deps < app && app < appWheel).toBe(true);
   });
 
-  it("installs dependency wheels and the app wheel in separate layers of a venv with system site packages", () => {
+  it("installs the runtime packages in the build stage too, so the venv sees what Debian provides", () => {
+    expect(build).toMatch(/apt-get install .* gunicorn libpq5 \\/);
+  });
+
+  it("copies the dependencies' venv and installs the app wheel in separate layers", () => {
     const lines = runtime.split("\n");
     const order = [
-      "RUN python3 -m venv --system-site-packages /app/venv",
-      'COPY --from=build ["/wheels/deps/","/wheels/deps/"]',
+      'COPY --from=build ["/app/venv/","/app/venv/"]',
       'COPY --from=build ["/wheels/app/","/wheels/app/"]',
-      "RUN /app/venv/bin/pip install --no-index --find-links /wheels/deps /wheels/app/*.whl",
+      "RUN /app/venv/bin/pip install --no-index /wheels/app/*.whl && rm -rf /wheels",
     ].map((l) => lines.indexOf(l));
     expect(order.every((i) => i >= 0)).toBe(true);
     expect([...order].sort((a, b) => a - b)).toEqual(order);
@@ -72,7 +76,7 @@ describe("multiStageDockerfile", () => {
 
   it("adds the wrapper, the app user and runs as that uid", () => {
     expect(runtime).toContain('COPY ["depl/depl_wsgi.py","/opt/depl/depl_wsgi.py"]');
-    expect(runtime).toContain("ENV PYTHONPATH=/opt/depl ");
+    expect(runtime).toContain("ENV PATH=/app/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin PYTHONPATH=/opt/depl:/app ");
     expect(runtime).toContain("RUN useradd --uid 10001 --no-create-home --no-log-init");
     expect(runtime).toMatch(/^USER 10001$/m);
   });
@@ -82,7 +86,7 @@ describe("multiStageDockerfile", () => {
     const firstVersioned = lines.findIndex((l) => l.includes("2026.11.21.23.30") && !l.startsWith("#"));
     expect(firstVersioned).toBe(lines.findIndex((l) => l.startsWith("ENV DEPL_APP=")));
     expect(lines.slice(firstVersioned + 1).every((l) => /^(LABEL | {6}depl\.)/.test(l))).toBe(true);
-    expect(text).toContain("ENV DEPL_APP=app1 DEPL_VERSION=2026.11.21.23.30 DEPL_WSGI=testapp.app:application");
+    expect(text).toContain("ENV DEPL_APP=app1 DEPL_VERSION=2026.11.21.23.30 DEPL_WSGI=\"testapp.app:application\"");
   });
 
   it("labels the image with app, version, git and build facts", () => {
@@ -106,13 +110,14 @@ describe("multiStageDockerfile", () => {
 
   it("skips the dependency step when there is no requirements file", () => {
     const t = multiStageDockerfile(input({}, { requirements: null }));
-    expect(t).not.toContain("/wheels/deps -r");
-    expect(t).toContain("RUN mkdir -p /wheels/deps /wheels/app");
+    expect(t).not.toContain(" -r ");
+    expect(t).not.toContain("depl/requirements.txt");
+    expect(t).toContain("RUN python3 -m pip wheel --no-deps");
   });
 
   it("takes the requirements file from a sub-directory", () => {
     const t = multiStageDockerfile(input({}, { requirements: "./reqs/prod.txt" }));
-    expect(t).toContain('COPY ["app/reqs/prod.txt","/src/reqs/prod.txt"]');
+    expect(t).toContain('COPY ["depl/requirements.txt","/src/reqs/prod.txt"]');
     expect(t).toContain("-r /src/reqs/prod.txt");
   });
 });
@@ -120,8 +125,8 @@ describe("multiStageDockerfile", () => {
 describe("pip sources", () => {
   const py = (p: Record<string, unknown>) => input({ build: { python: p } }).config.build.python;
 
-  it("leaves pip's default index alone when nothing is configured", () => {
-    expect(pipSourceArgs(py({}))).toEqual([]);
+  it("never tries a network index when none is configured", () => {
+    expect(pipSourceArgs(py({}))).toEqual(["--no-index"]);
   });
 
   it("uses a configured index", () => {
@@ -132,7 +137,7 @@ describe("pip sources", () => {
     expect(pipSourceArgs(py({ find_links: "./wheelhouse/" }))).toEqual(["--no-index", "--find-links", "/wheelhouse"]);
     const t = multiStageDockerfile(input({ build: { python: { find_links: "./wheelhouse/" } } }));
     expect(t).toContain('COPY ["app/wheelhouse/","/wheelhouse/"]');
-    expect(t).toContain("--wheel-dir /wheels/deps --no-index --find-links /wheelhouse -r /src/requirements.txt");
+    expect(t).toContain("RUN /app/venv/bin/pip install --no-build-isolation --no-index --find-links /wheelhouse -r /src/requirements.txt");
     expect(t.indexOf("/wheelhouse/\"]")).toBeLessThan(t.indexOf("-r /src/requirements.txt"));
   });
 
@@ -189,9 +194,91 @@ describe("singleStageDockerfile", () => {
   it("is one stage with the compiler left in, installing the app straight into the venv", () => {
     expect(stages(text)).toHaveLength(1);
     expect(text).toMatch(/apt-get install .*build-essential .*gunicorn/);
-    expect(text).toContain("RUN /app/venv/bin/pip install --no-build-isolation -r /src/requirements.txt");
-    expect(text).toContain("RUN /app/venv/bin/pip install --no-build-isolation /src");
+    expect(text).toContain("RUN /app/venv/bin/pip install --no-build-isolation --no-index -r /src/requirements.txt");
+    expect(text).toContain("RUN /app/venv/bin/pip install --no-build-isolation --no-index /src");
     expect(text).toContain('COPY ["depl/depl_wsgi.py","/opt/depl/depl_wsgi.py"]');
     expect(text).toMatch(/^USER 10001$/m);
+  });
+});
+
+describe("apps and requirements of every shape", () => {
+  it("copies the local packages a requirements file names before the requirements and the app's code", () => {
+    const t = multiStageDockerfile(input({}, { localPaths: ["libs/fastcount", "libs/common"] }));
+    const lines = t.split("\n");
+    const at = (l: string) => lines.indexOf(l);
+    const fast = at('COPY ["app/libs/fastcount/","/src/libs/fastcount/"]');
+    const common = at('COPY ["app/libs/common/","/src/libs/common/"]');
+    const deps = at("RUN /app/venv/bin/pip install --no-build-isolation --no-index -r /src/requirements.txt");
+    const app = at('COPY ["app/","/src/"]');
+    expect([fast, common, deps, app].every((i) => i >= 0)).toBe(true);
+    expect(fast < deps && common < deps && deps < app).toBe(true);
+    expect(() => multiStageDockerfile(input({}, { localPaths: ["../outside"] }))).toThrow(/refusing to render/);
+  });
+
+  it("copies depl's copies of included requirements files next to the top one, before the install", () => {
+    const t = multiStageDockerfile(input({}, { requirements: "reqs/prod.txt", includedFiles: ["reqs/base.txt", "constraints.txt"] }));
+    const lines = t.split("\n");
+    const base = lines.indexOf('COPY ["depl/requirements-0.txt","/src/reqs/base.txt"]');
+    const cons = lines.indexOf('COPY ["depl/requirements-1.txt","/src/constraints.txt"]');
+    const install = lines.findIndex((l) => l.endsWith("-r /src/reqs/prod.txt"));
+    expect(base >= 0 && cons >= 0 && base < install && cons < install).toBe(true);
+  });
+
+  it("checks again in the runtime stage that requirements by name are met there (not only by build packages)", () => {
+    const runtime = stages(multiStageDockerfile(input({}, { checkNamed: true })))[1]!.split("\n");
+    const venv = runtime.indexOf('COPY --from=build ["/app/venv/","/app/venv/"]');
+    const copy = runtime.indexOf('COPY ["depl/requirements-named.txt","/tmp/depl-requirements.txt"]');
+    const check = runtime.indexOf("RUN /app/venv/bin/pip install --no-index --dry-run -r /tmp/depl-requirements.txt && rm /tmp/depl-requirements.txt");
+    expect(venv >= 0 && venv < copy && copy < check).toBe(true);
+    expect(multiStageDockerfile(input())).not.toContain("--dry-run");
+  });
+
+  it("puts the tree of an app that is no pip package at /app, after the venv", () => {
+    const t = multiStageDockerfile(input({}, { isPackage: false }));
+    const [build, runtime] = stages(t) as [string, string];
+    expect(build).not.toContain("pip wheel");
+    expect(build).not.toContain('COPY ["app/","/src/"]');
+    expect(runtime).not.toContain("/wheels/app");
+    const lines = runtime.split("\n");
+    expect(lines.indexOf('COPY ["app/","/app/"]')).toBeGreaterThan(lines.indexOf('COPY --from=build ["/app/venv/","/app/venv/"]'));
+    expect(runtime).toMatch(/^WORKDIR \/app$/m);
+  });
+
+  it("collects static files in the runtime stage at /app with env but never secrets", () => {
+    const t = multiStageDockerfile(
+      input({
+        env: { DJANGO_SETTINGS_MODULE: "site.settings" },
+        secrets: { SECRET_KEY: "s3cr3t-marker" },
+        static: { url: "/static/", path: "/app/static", collect: ["python", "manage.py", "collectstatic", "--noinput"] },
+      }, { isPackage: false }),
+    );
+    const runtime = stages(t)[1]!.split("\n");
+    const collect = runtime.indexOf('RUN ["env","DJANGO_SETTINGS_MODULE=site.settings","python","manage.py","collectstatic","--noinput"]');
+    expect(collect).toBeGreaterThan(runtime.indexOf('COPY ["app/","/app/"]'));
+    expect(runtime[collect - 1]).toBe("WORKDIR /app");
+    expect(collect).toBeLessThan(runtime.findIndex((l) => l.startsWith("USER ")));
+    expect(t).not.toContain("s3cr3t-marker");
+    expect(t).not.toContain("SECRET_KEY");
+  });
+
+  it("checks for each PEP 517 backend first, naming the Debian package to add", () => {
+    const t = multiStageDockerfile(input({}, {
+      backends: [
+        { module: "flit_core.buildapi", debian: "flit", from: "pyproject.toml" },
+        { module: "pdm.backend", debian: null, from: "libs/x/pyproject.toml" },
+      ],
+    }));
+    const build = stages(t)[0]!;
+    expect(build).toContain(
+      "RUN python3 -c 'import flit_core.buildapi' 2>/dev/null || { echo 'depl-error: pyproject.toml uses the PEP 517 backend flit_core.buildapi, which is not installed in the build stage: add flit under build.packages.build in depl.yml'; exit 1; }",
+    );
+    expect(build).toContain("libs/x/pyproject.toml uses the PEP 517 backend pdm.backend");
+    expect(build.indexOf("import flit_core.buildapi")).toBeLessThan(build.indexOf("RUN python3 -m venv"));
+    expect(() => multiStageDockerfile(input({}, { backends: [{ module: "x'; id; '", debian: null, from: "pyproject.toml" }] }))).toThrow(/refusing to render/);
+  });
+
+  it("renders an app factory target quoted", () => {
+    const t = multiStageDockerfile(input({ run: { wsgi: "factory_app:create_app()" } }));
+    expect(t).toContain('DEPL_WSGI="factory_app:create_app()"');
   });
 });
