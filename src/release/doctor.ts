@@ -1,6 +1,6 @@
 import type { Host } from "../host/host.js";
 import { docker } from "../images/docker-argv.js";
-import { applySite, siteFiles } from "../nginx/apply.js";
+import { applySite, detectSiteHost, siteFiles } from "../nginx/apply.js";
 import { programState, startProgram, type ProgramState } from "../supervisor/ctl.js";
 import { releaseTarget, versionTarget } from "../switch/plan.js";
 import { ensureTrafficDirs, readTraffic, routeVersion, type TrafficState } from "../switch/traffic.js";
@@ -100,8 +100,9 @@ export async function doctorHost(a: OnHost, o: DoctorOptions): Promise<Finding[]
   if (lock) note("lock", isStale(lock) ? "warning" : "ok", describeLock(lock, isStale(lock)));
 
   // 3. The nginx site and the traffic directories.
-  const files = siteFiles(config);
-  const inSync = (await host.readFile(files.site.path)) === files.site.text && (await host.readFile(files.include.path)) === files.include.text;
+  const files = siteFiles(config, await detectSiteHost(host));
+  let inSync = true;
+  for (const f of [files.site, files.include, files.http]) if ((await host.readFile(f.path)) !== f.text) inSync = false;
   if (inSync) note("nginx site", "ok", files.site.path);
   else if (o.dryRun) note("nginx site", "broken", `${files.site.path} differs from depl.yml's rendering (or is missing)`);
   else {
