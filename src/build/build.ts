@@ -196,6 +196,11 @@ export async function buildRelease(args: BuildArgs): Promise<BuiltImage> {
     ...(config.secrets_file ? [resolve(args.configDir, config.secrets_file)] : []),
     journalDir(),
   ];
+  // The tree of an app that is no package is copied onto /app: a local venv/ there would overwrite depl's.
+  if (!app.isPackage && (await isDir(resolve(contextDir, "venv")))) {
+    never.push(resolve(contextDir, "venv"));
+    log(`not sending ${resolve(contextDir, "venv")}: /app/venv is the image's own venv`);
+  }
   const context = await buildContext(
     contextDir,
     [

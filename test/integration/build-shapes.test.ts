@@ -67,6 +67,9 @@ beforeAll(async () => {
   env = { DEPL_STATE_DIR: join(work, ".depl-state"), DEPL_ACTOR: "shapes@test" };
   await mkdir(env.DEPL_STATE_DIR!);
   await writeFile(join(env.DEPL_STATE_DIR!, "note"), `${MARK}-state\n`);
+  // A developer's own venv at the root: it must not land on the image's /app/venv.
+  await mkdir(join(work, "venv", "bin"), { recursive: true });
+  await writeFile(join(work, "venv", "bin", "python"), "#!/bin/sh\necho not the image's python\n", { mode: 0o755 });
   // What `depl setup` makes for the audit log, without touching nginx.
   await host.run(["install", "-d", "-m", "0755", `${ROOT}/${APP}`]);
   first = await buildV(V1);
@@ -83,6 +86,7 @@ describe("an app that is no pip package", () => {
     const r = await run(`${APP}:${V1}`, "sh", "-c", "command -v python; ls /app; pwd");
     expect(r.stderr).toBe("");
     expect(r.stdout.split("\n")).toEqual(expect.arrayContaining(["/app/venv/bin/python", "manage.py", "plainapp.py", "/app"]));
+    expect((await run(`${APP}:${V1}`, "python", "-c", "import sys; print(sys.version_info[0])")).stdout.trim()).toBe("3");
   });
 
   it("resolves a console script of a dependency and imports the app from anywhere", async () => {
