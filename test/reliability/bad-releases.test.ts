@@ -38,7 +38,9 @@ describe("bad releases under live traffic", () => {
       const health = "health: { timeout: 20s }\n";
       const path = writeAppConfig(t, "bad.yml", health + (bad.extra.startsWith("run:") ? "" : bad.extra));
       const config = bad.extra.startsWith("run:") ? rewriteRun(path, bad.extra) : path;
-      const load = startLoad({ host: t.domain, path: "/health", connections: 4, maxSeconds: 200 });
+      // A connection per request: other suites reload the shared nginx meanwhile, and a reused
+      // keep-alive connection can meet a retiring worker's close (restart-nginx.test.ts measures that).
+      const load = startLoad({ host: t.domain, path: "/health", connections: 4, maxSeconds: 200, keepAlive: false });
       const started = Date.now();
       const version = versionName();
       const r = await depl(["-c", config, "buildinst", "--json", "--version-name", version]);
