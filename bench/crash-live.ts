@@ -8,7 +8,7 @@ import { createServer } from "node:net";
 import { LocalHost } from "../src/host/local.js";
 import { applySite } from "../src/nginx/apply.js";
 import type { SiteConfig } from "../src/nginx/render.js";
-import { layout } from "../src/release/layout.js";
+import { layout } from "../src/naming/layout.js";
 import { ensureTrafficDirs, routeVersion, setLive } from "../src/switch/traffic.js";
 
 const [image, seconds = "10", killAt = "3"] = process.argv.slice(2);

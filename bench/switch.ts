@@ -6,7 +6,7 @@ import { request } from "undici";
 import { writeFileSync, mkdirSync, rmSync } from "node:fs";
 import { loadConfig } from "../src/config/load.js";
 import { LocalHost } from "../src/host/local.js";
-import { layout } from "../src/release/layout.js";
+import { layout } from "../src/naming/layout.js";
 import { canary, canaryStop, promote } from "../src/release/promote.js";
 import { setLive } from "../src/switch/traffic.js";
 

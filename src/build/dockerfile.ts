@@ -3,7 +3,7 @@
 // syntax (no --mount, no heredocs, no `# syntax=`).
 import type { Config } from "../config/schema.js";
 import { APP_NAME, DEB_PACKAGE, IMAGE_REF, WSGI_TARGET } from "../config/names.js";
-import { isVersion } from "../release/version.js";
+import { isVersion } from "../naming/version.js";
 
 /** Where things sit in the build context (see context.ts): the app's tree under app/, depl's files under depl/. */
 export const CONTEXT = {

@@ -3,7 +3,7 @@ import { BuildFailed, buildRelease, type BuiltImage } from "../build/build.js";
 import { audit } from "../release/audit.js";
 import { runMachineHook } from "../release/hooks.js";
 import { gitInfo } from "../build/git.js";
-import { nextVersion, assertVersion } from "../release/version.js";
+import { nextVersion, assertVersion } from "../naming/version.js";
 import { withContext, type Context, type GlobalOptions } from "./context.js";
 
 export interface BuildOptions {

@@ -1,5 +1,5 @@
 import { Journal } from "../release/journal.js";
-import { branchToVersion } from "../release/version.js";
+import { branchToVersion } from "../naming/version.js";
 import { UsageError, quote } from "../errors.js";
 import { imageIdOn } from "../images/ship.js";
 import { LocalHost } from "../host/local.js";

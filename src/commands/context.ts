@@ -2,7 +2,7 @@ import { userInfo, hostname } from "node:os";
 import { loadConfig, type LoadedConfig } from "../config/load.js";
 import { connectHost } from "../host/connect.js";
 import type { Host } from "../host/host.js";
-import { layout, type Layout } from "../release/layout.js";
+import { layout, type Layout } from "../naming/layout.js";
 import { parseSecretsFile, type Secret } from "../config/secret.js";
 import { ConfigError } from "../errors.js";
 import { readFileSync } from "node:fs";

@@ -1,6 +1,6 @@
 import { imageIdOn, shipImage } from "../images/ship.js";
 import { installRelease } from "../release/install.js";
-import { assertVersion } from "../release/version.js";
+import { assertVersion } from "../naming/version.js";
 import { DeplError } from "../errors.js";
 import type { Host } from "../host/host.js";
 import { LocalHost } from "../host/local.js";

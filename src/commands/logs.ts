@@ -1,7 +1,7 @@
 import { DeplError, UsageError, quote } from "../errors.js";
 import { nginxGid } from "../release/install.js";
 import { readRelease } from "../release/metadata.js";
-import { assertVersion } from "../release/version.js";
+import { assertVersion } from "../naming/version.js";
 import { oneOffArgv } from "../supervisor/program.js";
 import { withContext, type GlobalOptions } from "./context.js";
 

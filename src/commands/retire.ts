@@ -1,5 +1,5 @@
 import { prune as pruneOp, removeRelease } from "../release/retire.js";
-import { assertVersion } from "../release/version.js";
+import { assertVersion } from "../naming/version.js";
 import { UsageError, quote } from "../errors.js";
 import { hostArgs, withContext, withLocks, type Context, type GlobalOptions } from "./context.js";
 

@@ -1,5 +1,5 @@
 import { runScript } from "../host/scripts.js";
-import { appDirs } from "../release/layout.js";
+import { appDirs } from "../naming/layout.js";
 import type { Host } from "../host/host.js";
 import { applySite } from "../nginx/apply.js";
 import { ensureTrafficDirs } from "../switch/traffic.js";

@@ -1,6 +1,6 @@
 import { parsePercent } from "../release/percent.js";
 import { assertServable, canary as startCanary, canaryStop, promote as promoteOp, rollbackTarget, stopWorkersBeforePromote } from "../release/promote.js";
-import { assertVersion } from "../release/version.js";
+import { assertVersion } from "../naming/version.js";
 import { UsageError } from "../errors.js";
 import { runMachineHook } from "../release/hooks.js";
 import { Journal } from "../release/journal.js";

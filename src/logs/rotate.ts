@@ -2,8 +2,8 @@ import { posix } from "node:path";
 import type { Config } from "../config/schema.js";
 import { DeplError } from "../errors.js";
 import type { Host } from "../host/host.js";
-import type { Layout } from "../release/layout.js";
-import { isVersion } from "../release/version.js";
+import type { Layout } from "../naming/layout.js";
+import { isVersion } from "../naming/version.js";
 
 // log/access.log is rotated by rename + a reopen signal to nginx's master
 // (USR1, what `nginx -s reopen` sends): workers keep writing the renamed file

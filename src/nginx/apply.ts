@@ -2,7 +2,7 @@ import { posix } from "node:path";
 import { DeplError } from "../errors.js";
 import type { Host } from "../host/host.js";
 import { isSafeAbsPath } from "../config/names.js";
-import { layout } from "../release/layout.js";
+import { layout } from "../naming/layout.js";
 import { HTTP_LEVEL_CONF, httpLevelPath, includePath, renderInclude, renderSite, type SiteConfig, type SiteHost } from "./render.js";
 
 /** How depl reaches the nginx that serves the site. The defaults mean the system's nginx. */

@@ -4,7 +4,7 @@ import Handlebars from "handlebars";
 import type { Config } from "../config/schema.js";
 import { APP_NAME, DNS_LABEL, DOMAIN, isSafeAbsPath } from "../config/names.js";
 import { UsageError } from "../errors.js";
-import { layout } from "../release/layout.js";
+import { layout } from "../naming/layout.js";
 import { BUCKET_COUNT, bucketName } from "../switch/plan.js";
 
 /** The parts of the config that the nginx site depends on. */
@@ -34,7 +34,7 @@ variables_hash_max_size 4096;
 variables_hash_bucket_size 128;
 `;
 
-/** Version names as nginx matches them (same shapes as src/release/version.ts, without date checks). */
+/** Version names as nginx matches them (same shapes as src/naming/version.ts, without date checks). */
 const TIMESTAMP_RE = "[0-9]{4}[.][0-9]{2}[.][0-9]{2}[.][0-9]{2}[.][0-9]{2}(?:-[0-9]{1,3})?";
 const BRANCH_RE = "[a-z](?:[a-z0-9-]{0,38}[a-z0-9])?";
 /** The longest version name (a branch label), for the socket path limit. */

@@ -6,7 +6,7 @@ import { releaseTarget, versionTarget } from "../switch/plan.js";
 import { ensureTrafficDirs, readTraffic, routeVersion, type TrafficState } from "../switch/traffic.js";
 import { runScript } from "../host/scripts.js";
 import { roleOf, type Role } from "./inventory.js";
-import { programName } from "./layout.js";
+import { programName } from "../naming/layout.js";
 import { describeLock, isStale, readLock } from "./lock.js";
 import { readRelease } from "./metadata.js";
 import type { OnHost } from "./on-host.js";

@@ -4,7 +4,7 @@ import { inspectImage } from "../images/ship.js";
 import { allProgramStates, type ProgramState } from "../supervisor/ctl.js";
 import { releaseProcesses } from "./workers.js";
 import { readTraffic, type TrafficState } from "../switch/traffic.js";
-import { programName, type Layout } from "./layout.js";
+import { programName, type Layout } from "../naming/layout.js";
 import { readRelease, type ReleaseMeta } from "./metadata.js";
 
 export type Role = "live" | "canary" | "previous" | null;

@@ -2,7 +2,7 @@ import { hostname } from "node:os";
 import { posix } from "node:path";
 import { DeplError } from "../errors.js";
 import type { Host } from "../host/host.js";
-import type { Layout } from "./layout.js";
+import type { Layout } from "../naming/layout.js";
 
 export interface LockInfo {
   actor: string;

@@ -1,5 +1,5 @@
 import type { Host } from "../host/host.js";
-import type { Layout } from "./layout.js";
+import type { Layout } from "../naming/layout.js";
 
 export type ReleaseState = "installing" | "installed" | "failed" | "stopped";
 

@@ -3,11 +3,11 @@ import { programState } from "../supervisor/ctl.js";
 import { readTraffic, readTrafficLinks, restoreTraffic, setCanary, setLive, stopCanary } from "../switch/traffic.js";
 import { audit } from "./audit.js";
 import { waitHealthy } from "./health.js";
-import { programName } from "./layout.js";
+import { programName } from "../naming/layout.js";
 import type { OnHost } from "./on-host.js";
 import { readRelease } from "./metadata.js";
 import { versionServedByNginx } from "./nginx-check.js";
-import { assertVersion } from "./version.js";
+import { assertVersion } from "../naming/version.js";
 import { setLiveWorkers } from "./workers.js";
 import { faultPoint } from "./fault.js";
 

@@ -7,10 +7,10 @@ import { readTraffic, routeVersion, unrouteVersion, type TrafficState } from "..
 import { audit } from "./audit.js";
 import { roleOf } from "./inventory.js";
 import { processNames } from "./install.js";
-import { programName } from "./layout.js";
+import { programName } from "../naming/layout.js";
 import type { OnHost } from "./on-host.js";
 import { readRelease, type ReleaseMeta } from "./metadata.js";
-import { assertVersion } from "./version.js";
+import { assertVersion } from "../naming/version.js";
 import { runSteps } from "./steps.js";
 import { faultPoint } from "./fault.js";
 

@@ -4,7 +4,7 @@ import type { Config } from "../config/schema.js";
 import { DeplError } from "../errors.js";
 import type { Host } from "../host/host.js";
 import { containerName } from "../supervisor/program.js";
-import type { Layout } from "./layout.js";
+import type { Layout } from "../naming/layout.js";
 
 /**
  * Links whose target (as the host resolves it) lies outside `root`: nginx

@@ -2,7 +2,7 @@ import type { Config } from "../config/schema.js";
 import { DeplError } from "../errors.js";
 import { installProgram, waitRunning } from "../supervisor/ctl.js";
 import { renderProgramConf } from "../supervisor/program.js";
-import { programName, type Layout } from "./layout.js";
+import { programName, type Layout } from "../naming/layout.js";
 import { readRelease, type ReleaseMeta } from "./metadata.js";
 import type { OnHost } from "./on-host.js";
 

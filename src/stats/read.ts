@@ -1,6 +1,6 @@
 import type { Host } from "../host/host.js";
 import { listLogFiles, rotatedAccessLogs } from "../logs/rotate.js";
-import type { Layout } from "../release/layout.js";
+import type { Layout } from "../naming/layout.js";
 import type { RequestRecord } from "./compute.js";
 import { parseLogLine } from "./parse.js";
 

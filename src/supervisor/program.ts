@@ -1,7 +1,7 @@
 import type { Config } from "../config/schema.js";
 import type { Secret } from "../config/secret.js";
-import { programName, type Layout } from "../release/layout.js";
-import { assertVersion } from "../release/version.js";
+import { programName, type Layout } from "../naming/layout.js";
+import { assertVersion } from "../naming/version.js";
 import { shellQuote } from "../host/shell.js";
 
 /** Where the app's socket directory is mounted inside its container. */

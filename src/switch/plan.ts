@@ -1,7 +1,7 @@
 import { posix } from "node:path";
 import { UsageError } from "../errors.js";
-import type { Layout } from "../release/layout.js";
-import { assertVersion, isVersion } from "../release/version.js";
+import type { Layout } from "../naming/layout.js";
+import { assertVersion, isVersion } from "../naming/version.js";
 
 // Pure planning of traffic pointer moves (see DESIGN.md, "Switching traffic").
 // Every link target is relative, so the tree can be moved or bind-mounted.

@@ -1,6 +1,6 @@
 import type { Host } from "../host/host.js";
-import type { Layout } from "../release/layout.js";
-import { assertVersion } from "../release/version.js";
+import type { Layout } from "../naming/layout.js";
+import { assertVersion } from "../naming/version.js";
 import {
   BUCKET_COUNT,
   LIVE_TARGET,

@@ -7,7 +7,7 @@ import { depl, REPO } from "../helpers/cli.js";
 import { get } from "../helpers/http.js";
 import { LocalHost } from "../../src/host/local.js";
 import { loadConfig } from "../../src/config/load.js";
-import { layout } from "../../src/release/layout.js";
+import { layout } from "../../src/naming/layout.js";
 import { installRelease } from "../../src/release/install.js";
 
 // Installing and running releases on real Docker Engine, nginx and supervisord,

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalHost } from "../../src/host/local.js";
 import { rotateLogs } from "../../src/logs/rotate.js";
-import { layout } from "../../src/release/layout.js";
+import { layout } from "../../src/naming/layout.js";
 import { StatsAccumulator } from "../../src/stats/compute.js";
 import { streamAccessLogs } from "../../src/stats/read.js";
 import { startLoad } from "../helpers/load.js";

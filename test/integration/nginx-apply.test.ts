@@ -8,7 +8,7 @@ import { DeplError } from "../../src/errors.js";
 import { LocalHost } from "../../src/host/local.js";
 import { applySite, applySiteFiles, detectSiteHost, siteFiles, type NginxControl } from "../../src/nginx/apply.js";
 import { HTTP_LEVEL_CONF, renderSite, type SiteConfig, type SiteHost } from "../../src/nginx/render.js";
-import { layout } from "../../src/release/layout.js";
+import { layout } from "../../src/naming/layout.js";
 
 // Real `nginx -t` on every shape of rendered site, and applySite against a
 // private nginx (own prefix, port and pid file; the system's nginx is never touched).

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SiteConfig } from "../../src/nginx/render.js";
 import { applySite, type NginxControl } from "../../src/nginx/apply.js";
 import { LocalHost } from "../../src/host/local.js";
-import { layout, type Layout } from "../../src/release/layout.js";
+import { layout, type Layout } from "../../src/naming/layout.js";
 import {
   ensureTrafficDirs,
   readTraffic,

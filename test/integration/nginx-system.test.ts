@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalHost } from "../../src/host/local.js";
 import { applySite } from "../../src/nginx/apply.js";
 import { httpLevelPath, includePath, type SiteConfig } from "../../src/nginx/render.js";
-import { layout } from "../../src/release/layout.js";
+import { layout } from "../../src/naming/layout.js";
 import { ensureTrafficDirs, routeVersion, setLive } from "../../src/switch/traffic.js";
 import { get, get6 } from "../helpers/http.js";
 

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalHost } from "../../src/host/local.js";
-import { programName } from "../../src/release/layout.js";
+import { programName } from "../../src/naming/layout.js";
 import { allProgramStates, programState, stopProgram } from "../../src/supervisor/ctl.js";
 import { containerName } from "../../src/supervisor/program.js";
 import { depl } from "../helpers/cli.js";

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { configSchema } from "../../src/config/schema.js";
 import { processSummary } from "../../src/release/inventory.js";
-import { layout } from "../../src/release/layout.js";
+import { layout } from "../../src/naming/layout.js";
 import { linksLeadingOut } from "../../src/release/static.js";
 import { processConf, processSpecs, releaseProcesses, workerRuns } from "../../src/release/workers.js";
 import { parseAllStatus } from "../../src/supervisor/ctl.js";

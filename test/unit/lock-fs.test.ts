@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { DeplError } from "../../src/errors.js";
 import type { RunOptions, RunResult } from "../../src/host/host.js";
 import { LocalHost } from "../../src/host/local.js";
-import { layout } from "../../src/release/layout.js";
+import { layout } from "../../src/naming/layout.js";
 import { acquireLock, LockedError } from "../../src/release/lock.js";
 
 // The lock on real directories: held by someone is told apart from cannot be written.

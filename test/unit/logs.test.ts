@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { validateConfig } from "../../src/config/load.js";
 import { LocalHost } from "../../src/host/local.js";
 import { planRotation, rotateLogs, rotatedName, versionsOfLog, type LogFile } from "../../src/logs/rotate.js";
-import { layout } from "../../src/release/layout.js";
+import { layout } from "../../src/naming/layout.js";
 import { StatsAccumulator } from "../../src/stats/compute.js";
 import { filesToRead, streamAccessLogs } from "../../src/stats/read.js";
 

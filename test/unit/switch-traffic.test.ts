@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { LocalHost } from "../../src/host/local.js";
-import { layout, type Layout } from "../../src/release/layout.js";
+import { layout, type Layout } from "../../src/naming/layout.js";
 import {
   ensureTrafficDirs,
   readTraffic,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { assertVersion, branchToVersion, isVersion, nextVersion, timestampVersion } from "../../src/release/version.js";
+import { assertVersion, branchToVersion, isVersion, nextVersion, timestampVersion } from "../../src/naming/version.js";
 
 describe("version names", () => {
   it("formats UTC timestamps", () => {
@@ -40,14 +40,14 @@ describe("version names", () => {
 
 describe("hostile branch names", () => {
   it("refuses what git refuses, in one line", async () => {
-    const { branchToVersion, isGitBranchName } = await import("../../src/release/version.js");
+    const { branchToVersion, isGitBranchName } = await import("../../src/naming/version.js");
     for (const b of ["../../etc", "x\ny", "a".repeat(201), "-rf", "a..b", "x:y", "feature/.hidden", "a b", "x\0", "a.lock", "a//b", "@", "a@{1}"]) {
       expect(isGitBranchName(b), b).toBe(false);
       expect(() => branchToVersion(b)).toThrow(/^invalid branch "[^\n]*": not a git branch name$/);
     }
   });
   it("turns names git allows into plain DNS labels", async () => {
-    const { branchToVersion } = await import("../../src/release/version.js");
+    const { branchToVersion } = await import("../../src/naming/version.js");
     expect(branchToVersion("a;b")).toBe("a-b");
     expect(branchToVersion("$(id)")).toBe("id");
     expect(branchToVersion("feature/Login_Page")).toBe("feature-login-page");

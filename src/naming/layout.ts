@@ -1,3 +1,4 @@
+// The bottom module of names: where an app lives on a host. Every other folder may import it; it imports nothing of depl.
 import { posix } from "node:path";
 
 /**
