@@ -16,7 +16,9 @@ run_group() {
   for s in "$@"; do
     (
       start=$(date +%s)
-      npx vitest run --project "$s" >"$logs/$s.log" 2>&1
+      # The services lock: suites share it; restarts, which stops services, holds it alone.
+      mode=-s; [ "$s" = restarts ] && mode=-x
+      flock "$mode" /tmp/depl-services.lock npx vitest run --project "$s" >"$logs/$s.log" 2>&1
       echo "$? $(( $(date +%s) - start ))" >"$logs/$s.rc"
     ) &
   done
