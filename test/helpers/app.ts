@@ -61,3 +61,13 @@ export async function buildinst(config: string, extra: string[] = []): Promise<s
   expect(r.code, r.stderr).toBe(0);
   return (JSON.parse(r.stdout) as { version: string }).version;
 }
+
+/** A clean app of its own, set up, with one release of testapp built, installed and promoted. */
+export async function deployLive(t: TestApp, extra = ""): Promise<{ config: string; version: string }> {
+  removeApp(t);
+  const config = writeAppConfig(t, "depl.yml", extra);
+  expect((await depl(["-c", config, "setup"])).code).toBe(0);
+  const version = await buildinst(config);
+  expect((await depl(["-c", config, "promote", version])).code).toBe(0);
+  return { config, version };
+}

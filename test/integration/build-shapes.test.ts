@@ -5,7 +5,7 @@
 // one-line errors for a missing PEP 517 backend and a dependency pip cannot
 // find offline.
 import { execFileSync } from "node:child_process";
-import { appendFile, cp, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { appendFile, cp, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";

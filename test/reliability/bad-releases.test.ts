@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { depl } from "../helpers/cli.js";
 import { get } from "../helpers/http.js";
 import { startLoad } from "../helpers/load.js";
-import { buildinst, removeApp, testApp, writeAppConfig } from "../helpers/app.js";
+import { removeApp, testApp, writeAppConfig, deployLive } from "../helpers/app.js";
 import { record } from "./figures.js";
 
 // Releases that misbehave in each way a real one does: each is refused, never
@@ -21,11 +21,7 @@ const BAD: { name: string; extra: string }[] = [
 ];
 
 beforeAll(async () => {
-  removeApp(t);
-  const config = writeAppConfig(t, "depl.yml");
-  expect((await depl(["-c", config, "setup"])).code).toBe(0);
-  v1 = await buildinst(config);
-  expect((await depl(["-c", config, "promote", v1])).code).toBe(0);
+  v1 = (await deployLive(t)).version;
 });
 
 afterAll(() => removeApp(t));

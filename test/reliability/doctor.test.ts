@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { depl } from "../helpers/cli.js";
 import { get } from "../helpers/http.js";
-import { buildinst, removeApp, sh, testApp, writeAppConfig } from "../helpers/app.js";
+import { removeApp, sh, testApp, deployLive } from "../helpers/app.js";
 
 // depl doctor on real services: break what depl recorded, then let doctor find and repair it.
 
@@ -17,11 +17,7 @@ const served = async (host: string) => {
 };
 
 beforeAll(async () => {
-  removeApp(t);
-  config = writeAppConfig(t, "depl.yml");
-  expect((await depl(["-c", config, "setup"])).code).toBe(0);
-  v1 = await buildinst(config);
-  expect((await depl(["-c", config, "promote", v1])).code).toBe(0);
+  ({ config, version: v1 } = await deployLive(t));
 });
 
 afterAll(() => removeApp(t));

@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { depl } from "../helpers/cli.js";
 import { get } from "../helpers/http.js";
-import { buildinst, removeApp, sh, testApp, writeAppConfig } from "../helpers/app.js";
+import { removeApp, sh, testApp, writeAppConfig, deployLive } from "../helpers/app.js";
 import { record } from "./figures.js";
 
 // Hostile input: every kind of value a user or a visitor controls. Each is
@@ -28,11 +28,7 @@ function raw(host: string, extraHeaders = ""): Promise<{ status: number; text: s
 }
 
 beforeAll(async () => {
-  removeApp(t);
-  config = writeAppConfig(t, "depl.yml");
-  expect((await depl(["-c", config, "setup"])).code).toBe(0);
-  v1 = await buildinst(config);
-  expect((await depl(["-c", config, "promote", v1])).code).toBe(0);
+  ({ config, version: v1 } = await deployLive(t));
 });
 
 afterAll(() => removeApp(t));

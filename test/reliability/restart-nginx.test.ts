@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { depl } from "../helpers/cli.js";
 import { get } from "../helpers/http.js";
 import { startLoad } from "../helpers/load.js";
-import { buildinst, removeApp, sh, testApp, writeAppConfig } from "../helpers/app.js";
+import { removeApp, sh, testApp, deployLive } from "../helpers/app.js";
 import { record } from "./figures.js";
 
 // nginx reloaded and restarted under load. Nothing of depl's runs in nginx:
@@ -24,11 +23,7 @@ async function until(ok: () => Promise<boolean>, seconds: number): Promise<numbe
 const serving = async () => (await get(t.port, t.domain, "/health")).headers["x-depl-version"] === v1;
 
 beforeAll(async () => {
-  removeApp(t);
-  const config = writeAppConfig(t, "depl.yml");
-  expect((await depl(["-c", config, "setup"])).code).toBe(0);
-  v1 = await buildinst(config);
-  expect((await depl(["-c", config, "promote", v1])).code).toBe(0);
+  v1 = (await deployLive(t)).version;
 });
 
 afterAll(() => {
