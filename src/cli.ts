@@ -7,6 +7,8 @@ const program = new Command("depl")
   .description("Blue/green deployer for Python web apps in containers")
   .version("0.1.0")
   .option("-c, --config <file>", "config file", "depl.yml")
+  .option("-d, --destination <name>", "one of depl.yml's destinations (staging, production...): its overrides, its own releases, lock and history")
+  .option("--host <names>", "only these hosts (comma-separated names from depl.yml); for setup also user@address[:port]")
   .option("-v, --verbose", "show the output of Docker and other tools")
   .option("--wait [seconds]", "wait for another depl command's lock instead of refusing (default 600 s)", (v) => {
     const n = Number(v);
@@ -19,7 +21,7 @@ const program = new Command("depl")
   })
   .exitOverride();
 
-type Globals = { config: string; verbose?: boolean; wait?: number | true };
+type Globals = { config: string; destination?: string; host?: string; verbose?: boolean; wait?: number | true };
 const globals = () => {
   const g = program.opts<Globals>();
   return { ...g, wait: g.wait === true ? 600 : g.wait };
@@ -28,8 +30,7 @@ const globals = () => {
 program
   .command("setup")
   .description("prepare the app hosts: docker.io, nginx, supervisord, the server layout and depl's includes")
-  .option("--host <user@address[:port]>", "set up this SSH host instead of the config's hosts (key and known_hosts from ~/.ssh)")
-  .action(async (o) => (await import("./commands/setup.js")).setup(globals(), o));
+  .action(async () => (await import("./commands/setup.js")).setup(globals()));
 
 const images = program.command("images").description("base images");
 images

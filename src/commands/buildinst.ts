@@ -6,7 +6,7 @@ import { LocalHost } from "../host/local.js";
 import { buildVersion, chooseVersion, type BuildOptions } from "./build.js";
 import { installOn, reportInstalled } from "./install.js";
 import { pruneWith } from "./retire.js";
-import { withContext, withLocks, type GlobalOptions } from "./context.js";
+import { onHosts, withContext, withLocks, type GlobalOptions } from "./context.js";
 
 export interface BuildinstOptions extends BuildOptions {
   keepDays?: string;
@@ -60,7 +60,7 @@ export async function buildinst(g: GlobalOptions, o: BuildinstOptions): Promise<
           () => ctx.say(`reusing the image built before: ${ctx.config.app}:${version}`),
         );
         const keepUntil = keepDays ? new Date(Date.now() + keepDays * 86_400_000).toISOString() : null;
-        for (const host of ctx.hosts) await installOn(ctx, host, version, { keepUntil, alias, journal });
+        await onHosts(ctx, `install ${version}`, (a) => installOn(ctx, a, version, { keepUntil, alias, journal }));
         await journal.step("prune", async () => {
           const gone = await pruneWith(ctx, {});
           if (gone.length) ctx.say(`pruned ${gone.join(", ")}`);

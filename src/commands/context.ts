@@ -4,7 +4,10 @@ import { connectHost } from "../host/connect.js";
 import type { Host } from "../host/host.js";
 import { layout, type Layout } from "../naming/layout.js";
 import { parseSecretsFile, type Secret } from "../config/secret.js";
-import { ConfigError } from "../errors.js";
+import { ConfigError, DeplError, UsageError, quote } from "../errors.js";
+import { hostName, type HostConfig } from "../config/schema.js";
+import { fanOut, prefixFor, reasonOf, summaryLines } from "../host/fanout.js";
+import type { OnHost } from "../release/on-host.js";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 
@@ -26,6 +29,10 @@ function readSecretsFile(dir: string, file: string | undefined): Record<string, 
 
 export interface GlobalOptions {
   config: string;
+  /** -d: the destination in depl.yml's destinations. */
+  destination?: string;
+  /** --host: only these hosts (comma-separated names). */
+  host?: string;
   verbose?: boolean;
   /** Seconds to wait for another command's lock (default: refuse at once). */
   wait?: number;
@@ -33,7 +40,9 @@ export interface GlobalOptions {
 
 /** What every command works with: validated config, connected hosts, who is acting. */
 export interface Context extends LoadedConfig {
+  /** The selected hosts, connected; hostConfigs[i] is hosts[i]'s entry in depl.yml. */
   hosts: Host[];
+  hostConfigs: HostConfig[];
   layout: Layout;
   actor: string;
   verbose: boolean;
@@ -54,18 +63,21 @@ export interface ContextOptions {
 
 /** Config is read and validated fully before any host is touched. */
 export async function openContext(g: GlobalOptions, opts: ContextOptions = {}): Promise<Context> {
-  const loaded = loadConfig(g.config, opts.override);
+  const loaded = loadConfig(g.config, opts.override, g.destination ?? null);
   const secrets = { ...loaded.config.secrets, ...readSecretsFile(loaded.dir, loaded.config.secrets_file) };
-  const hosts: Host[] = [];
-  try {
-    for (const hc of loaded.config.hosts) hosts.push(await connectHost(hc));
-  } catch (e) {
-    await Promise.all(hosts.map((h) => h.close()));
-    throw e;
+  const hostConfigs = selectHosts(loaded.config.hosts, g.host);
+  // One connection per host for the whole command, all opened at once.
+  const opened = await Promise.allSettled(hostConfigs.map((hc) => connectHost(hc)));
+  const failed = opened.flatMap((r) => (r.status === "rejected" ? [r.reason as Error] : []));
+  if (failed.length > 0) {
+    await Promise.all(opened.map((r) => (r.status === "fulfilled" ? r.value.close() : undefined)));
+    throw failed.length === 1 ? failed[0]! : new DeplError(failed.map((e) => e.message).join("; "));
   }
+  const hosts = opened.map((r) => (r as PromiseFulfilledResult<Host>).value);
   return {
     ...loaded,
     hosts,
+    hostConfigs,
     layout: layout(loaded.config.root, loaded.config.app),
     actor: actorName(),
     secrets,
@@ -88,9 +100,42 @@ export async function withContext<T>(
   }
 }
 
-/** What an operation on one host needs, for each of the context's hosts. */
-export function hostArgs(ctx: Context) {
-  return ctx.hosts.map((host) => ({ config: ctx.config, layout: ctx.layout, host, actor: ctx.actor, say: ctx.say }));
+/** The hosts named by --host (comma-separated; every host when absent), in depl.yml's order. */
+export function selectHosts(hosts: readonly HostConfig[], names: string | undefined): HostConfig[] {
+  if (names === undefined) return [...hosts];
+  const wanted = names.split(",").map((n) => n.trim()).filter(Boolean);
+  const known = hosts.map(hostName);
+  for (const n of wanted) {
+    if (!known.includes(n)) throw new UsageError(`unknown host ${quote(n)} in --host: the config's hosts are ${known.join(", ")}`);
+  }
+  if (wanted.length === 0) throw new UsageError("--host: expected one or more host names, comma-separated");
+  return hosts.filter((h) => wanted.includes(hostName(h)));
+}
+
+/** What an operation on one host needs, for each of the context's hosts; progress lines start with the host's name. */
+export function hostArgs(ctx: Context): OnHost[] {
+  return ctx.hosts.map((host) => ({ config: ctx.config, layout: ctx.layout, host, actor: ctx.actor, say: (m: string) => ctx.say(prefixFor(host.name)(m)) }));
+}
+
+/**
+ * Runs fn on every selected host in parallel (at most config.parallel at
+ * once). With several hosts, ends with one line per host; when any failed,
+ * throws one error naming each failed host and its reason (after the others
+ * have finished: nothing is left half-done by an early exit).
+ */
+export async function onHosts<T>(ctx: Context, what: string, fn: (a: OnHost, i: number) => Promise<T>): Promise<T[]> {
+  const args = hostArgs(ctx).map((a, i) => ({ name: a.host.name, a, i }));
+  const outcomes = await fanOut(args, ({ a, i }) => fn(a, i), ctx.config.parallel);
+  if (outcomes.length > 1) for (const line of summaryLines(outcomes)) ctx.say(`${what}: ${line}`);
+  const bad = outcomes.filter((o) => !o.ok);
+  if (bad.length === 1 && outcomes.length === 1) throw bad[0]!.error!;
+  if (bad.length > 0) {
+    const err = new DeplError(`${what} failed on ${bad.map((o) => `${o.host} (${reasonOf(o.host, o.error!)})`).join(", ")}`);
+    const code = (bad[0]!.error as Error & { exitCode?: number }).exitCode;
+    if (typeof code === "number") Object.assign(err, { exitCode: code });
+    throw err;
+  }
+  return outcomes.map((o) => o.value as T);
 }
 
 /** http://<domain>/ or, with a label (a version or branch), its preview http://<label>.<domain>/. */
@@ -113,17 +158,20 @@ export async function withLocks<T>(
   takeOverStaleOf = "",
 ): Promise<T> {
   const { acquireLock } = await import("../release/lock.js");
-  const held = [];
+  const held: { release(): Promise<void> }[] = [];
   try {
-    for (const host of ctx.hosts) {
-      held.push(await acquireLock(host, ctx.layout, { actor: ctx.actor, command }, { waitMs: (waitSeconds ?? 0) * 1000, takeOverStaleOf, say: ctx.say }));
-    }
+    const got = await Promise.allSettled(
+      ctx.hosts.map((host) => acquireLock(host, ctx.layout, { actor: ctx.actor, command }, { waitMs: (waitSeconds ?? 0) * 1000, takeOverStaleOf, say: ctx.say })),
+    );
+    for (const r of got) if (r.status === "fulfilled") held.push(r.value);
+    const refused = got.flatMap((r) => (r.status === "rejected" ? [r.reason as Error] : []));
+    if (refused.length > 0) throw refused[0];
     const result = await fn();
     // After each changing command, still holding the lock: logs past their limits are rotated.
     const { logLimits, rotateLogs } = await import("../logs/rotate.js");
-    for (const host of ctx.hosts) await rotateLogs(host, ctx.layout, logLimits(ctx.config)).catch((e: Error) => ctx.say(`${host.name}: log rotation: ${e.message}`));
+    await Promise.all(ctx.hosts.map((host) => rotateLogs(host, ctx.layout, logLimits(ctx.config)).catch((e: Error) => ctx.say(`${host.name}: log rotation: ${e.message}`))));
     return result;
   } finally {
-    for (const h of held.reverse()) await h.release();
+    await Promise.all(held.map((h) => h.release()));
   }
 }

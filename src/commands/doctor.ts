@@ -21,7 +21,8 @@ export async function doctor(g: GlobalOptions, o: DoctorCliOptions): Promise<voi
   await withContext(g, {}, async (ctx) => {
     const run = async () => {
       const all: Finding[] = [];
-      for (const a of hostArgs(ctx)) all.push(...(await doctorHost(a, { dryRun: Boolean(o.dryRun), healthTimeoutMs: seconds * 1000 })));
+      const each = await Promise.all(hostArgs(ctx).map((a) => doctorHost(a, { dryRun: Boolean(o.dryRun), healthTimeoutMs: seconds * 1000 })));
+      for (const f of each) all.push(...f);
       return all;
     };
     // Repairs change hosts: they take the lock like any other command; a report does not.

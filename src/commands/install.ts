@@ -2,11 +2,11 @@ import { imageIdOn, shipImage } from "../images/ship.js";
 import { installRelease } from "../release/install.js";
 import { assertVersion } from "../naming/version.js";
 import { DeplError } from "../errors.js";
-import type { Host } from "../host/host.js";
+import type { OnHost } from "../release/on-host.js";
 import { LocalHost } from "../host/local.js";
 import type { Journal } from "../release/journal.js";
 import { replaceBranchRelease } from "../release/branch.js";
-import { siteUrl, withContext, withLocks, type Context, type GlobalOptions } from "./context.js";
+import { onHosts, siteUrl, withContext, withLocks, type Context, type GlobalOptions } from "./context.js";
 
 export interface InstallOptions {
   json?: boolean;
@@ -20,17 +20,18 @@ export interface InstallOnOptions {
 }
 
 /** Ships the image to one host (unless it is this machine) and installs the version there. */
-export async function installOn(ctx: Context, host: Host, version: string, o: InstallOnOptions = {}): Promise<void> {
+export async function installOn(ctx: Context, on: OnHost, version: string, o: InstallOnOptions = {}): Promise<void> {
+  const { host, say } = on;
   const ref = `${ctx.config.app}:${version}`;
   const step = async (name: string, fn: () => Promise<unknown>) => (o.journal ? o.journal.step(`${name}:${host.name}`, fn) : fn());
   await step("ship", async () => {
     if (host.isLocal) return;
     const localId = await imageIdOn(new LocalHost(), ref);
     if (!localId) throw new DeplError(`image ${ref} not found on this machine (build it first: depl build)`);
-    await shipImage(host, ref, localId, ctx.say);
+    await shipImage(host, ref, localId, say);
   });
   await step("install", async () => {
-    const args = { config: ctx.config, layout: ctx.layout, host, version, actor: ctx.actor, say: ctx.say, secrets: ctx.secrets };
+    const args = { config: ctx.config, layout: ctx.layout, host, version, actor: ctx.actor, say, secrets: ctx.secrets };
     await installRelease({ ...args, keepUntil: o.keepUntil, alias: o.alias ?? null });
     if (o.alias) await replaceBranchRelease(args, o.alias, version);
   });
@@ -47,7 +48,7 @@ export async function install(g: GlobalOptions, version: string, o: InstallOptio
   await withContext(g, {}, async (ctx) => {
     assertVersion(version, ctx.config.subdomains);
     await withLocks(ctx, `install ${version}`, g.wait, async () => {
-      for (const host of ctx.hosts) await installOn(ctx, host, version);
+      await onHosts(ctx, `install ${version}`, (a) => installOn(ctx, a, version));
     });
     reportInstalled(ctx, version, o.json);
   });

@@ -14,8 +14,7 @@ const mb = (b: number | null) => (b === null ? "-" : `${Math.round(b / 1e6)} MB`
 export async function list(g: GlobalOptions, o: { json?: boolean }): Promise<void> {
   await withContext(g, {}, async (ctx) => {
     const all: (ReleaseRow & { url: string })[] = [];
-    for (const host of ctx.hosts) {
-      const { rows } = await inventory(host, ctx.config, ctx.layout);
+    for (const { rows } of await Promise.all(ctx.hosts.map((host) => inventory(host, ctx.config, ctx.layout)))) {
       all.push(...rows.map((r) => ({ ...r, url: siteUrl(ctx.config, r.version) })));
     }
     if (o.json) {
@@ -68,7 +67,8 @@ export async function history(g: GlobalOptions, o: { json?: boolean; n?: string 
   if (!Number.isInteger(n) || n < 1) throw new UsageError(`invalid -n ${quote(String(o.n))}: expected a positive whole number`);
   await withContext(g, {}, async (ctx) => {
     const entries: (AuditEntry & { host: string })[] = [];
-    for (const host of ctx.hosts) entries.push(...(await readAudit(host, ctx.layout)).map((e) => ({ ...e, host: host.name })));
+    const each = await Promise.all(ctx.hosts.map(async (host) => (await readAudit(host, ctx.layout)).map((e) => ({ ...e, host: host.name }))));
+    for (const e of each) entries.push(...e);
     entries.sort((a, b) => a.at.localeCompare(b.at));
     const last = entries.slice(-n);
     if (o.json) console.log(JSON.stringify(last, null, 2));

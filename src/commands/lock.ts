@@ -6,10 +6,11 @@ import { withContext, type GlobalOptions } from "./context.js";
 
 export async function status(g: GlobalOptions): Promise<void> {
   await withContext(g, {}, async (ctx) => {
-    for (const host of ctx.hosts) {
-      const l = await readLock(host, ctx.layout);
+    const locks = await Promise.all(ctx.hosts.map((host) => readLock(host, ctx.layout)));
+    ctx.hosts.forEach((host, i) => {
+      const l = locks[i];
       console.log(`${host.name}: ${l ? describeLock(l, isStale(l)) : "not locked"}`);
-    }
+    });
   });
 }
 

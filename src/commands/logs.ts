@@ -30,20 +30,50 @@ export async function exec(g: GlobalOptions, version: string, command: string[])
   assertVersion(version);
   if (command.length === 0) throw new UsageError("usage: depl exec <version> -- <command...>");
   await withContext(g, {}, async (ctx) => {
-    const host = ctx.hosts[0]!;
-    const meta = await readRelease(host, ctx.layout, version);
-    if (!meta) throw new DeplError(`${host.name}: version ${version} is not installed`);
-    const argv = oneOffArgv(
-      { config: ctx.config, layout: ctx.layout, version, image: meta.image_id, socketGid: await nginxGid(host) },
-      command,
-      "exec",
+    // One host: the command's own stdin, output and exit status. Several: run on each at once,
+    // every output line prefixed with its host; the exit status is the first non-zero one.
+    const multi = ctx.hosts.length > 1;
+    const codes = await Promise.all(
+      ctx.hosts.map(async (host) => {
+        const meta = await readRelease(host, ctx.layout, version);
+        if (!meta) throw new DeplError(`${host.name}: version ${version} is not installed (narrow with --host)`);
+        const argv = oneOffArgv(
+          { config: ctx.config, layout: ctx.layout, version, image: meta.image_id, socketGid: await nginxGid(host) },
+          command,
+          "exec",
+        );
+        const out = prefixedLines(host.name, (s) => process.stdout.write(s));
+        const err = prefixedLines(host.name, (s) => process.stderr.write(s));
+        const r = await host.run(argv, {
+          allowFailure: true,
+          stdin: multi || process.stdin.isTTY ? "" : process.stdin,
+          onStdout: multi ? out.write : (s) => process.stdout.write(s),
+          onStderr: multi ? err.write : (s) => process.stderr.write(s),
+        });
+        if (multi) {
+          out.flush();
+          err.flush();
+          console.error(`${host.name}: exit ${r.code}`);
+        }
+        return r.code;
+      }),
     );
-    const r = await host.run(argv, {
-      allowFailure: true,
-      stdin: process.stdin.isTTY ? "" : process.stdin,
-      onStdout: (s) => process.stdout.write(s),
-      onStderr: (s) => process.stderr.write(s),
-    });
-    process.exitCode = r.code;
+    process.exitCode = codes.find((c) => c !== 0) ?? 0;
   });
+}
+
+/** Writes whole lines, each prefixed with the host's name; flush() writes what is left. */
+export function prefixedLines(host: string, write: (s: string) => void): { write: (chunk: string) => void; flush: () => void } {
+  let rest = "";
+  return {
+    write: (chunk) => {
+      const parts = (rest + chunk).split("\n");
+      rest = parts.pop()!;
+      for (const p of parts) write(`${host}: ${p}\n`);
+    },
+    flush: () => {
+      if (rest) write(`${host}: ${rest}\n`);
+      rest = "";
+    },
+  };
 }

@@ -1,14 +1,14 @@
 import { prune as pruneOp, removeRelease } from "../release/retire.js";
 import { assertVersion } from "../naming/version.js";
 import { UsageError, quote } from "../errors.js";
-import { hostArgs, withContext, withLocks, type Context, type GlobalOptions } from "./context.js";
+import { onHosts, withContext, withLocks, type Context, type GlobalOptions } from "./context.js";
 
 export async function remove(g: GlobalOptions, version: string): Promise<void> {
   assertVersion(version);
   await withContext(g, {}, async (ctx) => {
     assertVersion(version, ctx.config.subdomains);
     await withLocks(ctx, `remove ${version}`, g.wait, async () => {
-      for (const a of hostArgs(ctx)) await removeRelease(a, version);
+      await onHosts(ctx, `remove ${version}`, (a) => removeRelease(a, version));
     });
     console.log(`Removed ${version}`);
   });
@@ -25,7 +25,8 @@ export async function pruneWith(ctx: Context, o: { keep?: string; keepDays?: str
   const keep = positive("--keep", o.keep) ?? ctx.config.retention.keep;
   const keepDays = positive("--keep-days", o.keepDays) ?? ctx.config.retention.keep_days ?? null;
   const gone = new Set<string>();
-  for (const a of hostArgs(ctx)) for (const v of await pruneOp(a, { keep, keepDays, now: new Date() })) gone.add(v);
+  const now = new Date();
+  for (const vs of await onHosts(ctx, "prune", (a) => pruneOp(a, { keep, keepDays, now }))) for (const v of vs) gone.add(v);
   return [...gone];
 }
 

@@ -4,19 +4,19 @@ import type { Host } from "../host/host.js";
 import { applySite } from "../nginx/apply.js";
 import { ensureTrafficDirs } from "../switch/traffic.js";
 import { UsageError, quote } from "../errors.js";
-import { withContext, type Context, type GlobalOptions } from "./context.js";
+import { onHosts, withContext, type Context, type GlobalOptions } from "./context.js";
 
 export const APPSERVER_PACKAGES = ["docker.io", "nginx", "supervisor", "curl", "ca-certificates"];
 
-export async function setupHost(ctx: Context, host: Host): Promise<void> {
+export async function setupHost(ctx: Context, host: Host, say: (m: string) => void = ctx.say): Promise<void> {
   const { layout: l } = ctx;
-  ctx.say(`${host.name}: packages`);
-  await runScript(host, "install-packages.sh", APPSERVER_PACKAGES, ctx.say);
-  ctx.say(`${host.name}: services`);
-  await runScript(host, "services.sh", ["start", "docker", "nginx", "supervisor"], ctx.say);
+  say(`${host.name}: packages`);
+  await runScript(host, "install-packages.sh", APPSERVER_PACKAGES, say);
+  say(`${host.name}: services`);
+  await runScript(host, "services.sh", ["start", "docker", "nginx", "supervisor"], say);
   await host.run(["install", "-d", "-m", "0755", ...appDirs(l)]);
   await ensureTrafficDirs(host, l);
-  ctx.say(`${host.name}: nginx site for ${ctx.config.domain}`);
+  say(`${host.name}: nginx site for ${ctx.config.domain}`);
   await applySite(host, ctx.config);
 }
 
@@ -28,10 +28,12 @@ export function parseHostArg(arg: string): unknown {
   return { address: m[2], user: m[1] ?? "root", port: m[3] ? Number(m[3]) : 22 };
 }
 
-export async function setup(g: GlobalOptions, o: { host?: string } = {}): Promise<void> {
-  const override = o.host ? { hosts: [parseHostArg(o.host)] } : {};
-  await withContext(g, { override }, async (ctx) => {
-    for (const host of ctx.hosts) await setupHost(ctx, host);
+/** --host user@address[:port] sets up that machine instead of the config's hosts; a plain name narrows them. */
+export async function setup(g: GlobalOptions): Promise<void> {
+  const adHoc = g.host !== undefined && g.host.includes("@");
+  const override = adHoc ? { hosts: [parseHostArg(g.host!)] } : {};
+  await withContext({ ...g, host: adHoc ? undefined : g.host }, { override }, async (ctx) => {
+    await onHosts(ctx, "setup", (a) => setupHost(ctx, a.host, a.say));
     ctx.say(`set up: ${ctx.hosts.map((h) => h.name).join(", ")}`);
   });
 }

@@ -11,18 +11,31 @@ export async function stats(g: GlobalOptions, o: { since: string; json?: boolean
   await withContext(g, {}, async (ctx) => {
     const since = Date.now() / 1000 - window;
     const acc = new StatsAccumulator(since);
-    let traffic: TrafficState | null = null;
-    for (const host of ctx.hosts) {
-      // Rotation is a rename and a reopen signal: safe beside a running command.
-      await rotateLogs(host, ctx.layout, logLimits(ctx.config)).catch((e: Error) => ctx.say(`${host.name}: log rotation: ${e.message}`));
-      await streamAccessLogs(host, ctx.layout, since, (r) => acc.add(r));
-      traffic ??= await readTraffic(host, ctx.layout);
+    const perHost = ctx.hosts.map(() => new StatsAccumulator(since));
+    const traffics = await Promise.all(
+      ctx.hosts.map(async (host, i) => {
+        // Rotation is a rename and a reopen signal: safe beside a running command.
+        await rotateLogs(host, ctx.layout, logLimits(ctx.config)).catch((e: Error) => ctx.say(`${host.name}: log rotation: ${e.message}`));
+        await streamAccessLogs(host, ctx.layout, since, (r) => {
+          acc.add(r);
+          perHost[i]!.add(r);
+        });
+        return readTraffic(host, ctx.layout);
+      }),
+    );
+    const traffic: TrafficState | null = traffics[0] ?? null;
+    const label = (a: StatsAccumulator): Labelled[] =>
+      a.result().map((s) => {
+        const role = traffic ? roleOf(s.version, traffic) : null;
+        return { ...s, role: role === "canary" ? `canary ${traffic!.canary!.percent}%` : (role ?? "other") };
+      });
+    const rows = label(acc);
+    const multi = ctx.hosts.length > 1;
+    const hosts = multi ? Object.fromEntries(ctx.hosts.map((h, i) => [h.name, label(perHost[i]!)])) : undefined;
+    if (o.json) console.log(JSON.stringify({ since: o.since, versions: rows, ...(hosts ? { hosts } : {}) }, null, 2));
+    else {
+      console.log(formatStats(rows, o.since) + (multi ? `  (all ${ctx.hosts.length} hosts)` : ""));
+      for (const [name, r] of Object.entries(hosts ?? {})) console.log(`\n${name}:\n${formatStats(r, o.since)}`);
     }
-    const rows: Labelled[] = acc.result().map((s) => {
-      const role = traffic ? roleOf(s.version, traffic) : null;
-      return { ...s, role: role === "canary" ? `canary ${traffic!.canary!.percent}%` : (role ?? "other") };
-    });
-    if (o.json) console.log(JSON.stringify({ since: o.since, versions: rows }, null, 2));
-    else console.log(formatStats(rows, o.since));
   });
 }

@@ -49,25 +49,40 @@ const age = z.union([z.number().positive(), z.string()]).transform((v, ctx) => {
   return Number(m[1]) * (m[2] === "h" ? 3_600_000 : 86_400_000);
 });
 
+const hostAddress = z.string().regex(/^[A-Za-z0-9.:-]+$/, "expected a host name or IP address");
+const userName = z.string().regex(/^[a-z_][a-z0-9_-]*$/, "expected a user name");
+const jumpHost = z
+  .object({
+    address: hostAddress,
+    user: userName.default("root"),
+    port: z.number().int().min(1).max(65535).default(22),
+    key: z.string().optional(),
+  })
+  .strict();
+
+/** What a host does: web serves the app's traffic, worker runs its workers. */
+export const HOST_ROLES = ["web", "worker"] as const;
+/** A host's name in messages, --host and the journal: short, no spaces. */
+export const HOST_NAME = /^[a-z0-9][a-z0-9.-]{0,62}$/;
+
 const sshHost = z
   .object({
-    address: z.string().regex(/^[A-Za-z0-9.:-]+$/, "expected a host name or IP address"),
-    user: z.string().regex(/^[a-z_][a-z0-9_-]*$/, "expected a user name").default("root"),
+    /** The host's name in depl's output and for --host (default: its address, with :port off 22). */
+    name: z.string().regex(HOST_NAME, "expected a host name of lower-case letters, digits, dots and hyphens").optional(),
+    address: hostAddress,
+    user: userName.default("root"),
     port: z.number().int().min(1).max(65535).default(22),
     /** Private key file on the deploy machine. */
     key: z.string().optional(),
     /** known_hosts file used to check the host key (never skipped). */
     known_hosts: z.string().optional(),
-    /** Another host to jump through (ssh -J). */
+    /** Hosts to jump through (ssh -J), first to last: one, or a list for several hops. */
     jump: z
-      .object({
-        address: z.string().regex(/^[A-Za-z0-9.:-]+$/, "expected a host name or IP address"),
-        user: z.string().regex(/^[a-z_][a-z0-9_-]*$/, "expected a user name").default("root"),
-        port: z.number().int().min(1).max(65535).default(22),
-        key: z.string().optional(),
-      })
-      .strict()
-      .optional(),
+      .union([jumpHost, z.array(jumpHost).min(1).max(8)])
+      .optional()
+      .transform((j) => (j === undefined ? [] : Array.isArray(j) ? j : [j])),
+    /** Default both: a worker-only host runs no web process and takes no traffic. */
+    roles: z.array(z.enum(HOST_ROLES)).min(1).default(["web", "worker"]),
   })
   .strict();
 
@@ -87,7 +102,21 @@ export const configSchema = z
     subdomains: z.array(z.string().regex(DNS_LABEL, "expected a DNS label (a-z, 0-9, inner hyphens)")).default([]),
     /** Root of the server layout on every host. */
     root: absPath.default("/srv/depl"),
-    hosts: z.array(hostSchema).min(1).default(["local"]),
+    hosts: z
+      .array(hostSchema)
+      .min(1)
+      .default(["local"])
+      .superRefine((hosts, ctx) => {
+        const seen = new Set<string>();
+        hosts.forEach((h, i) => {
+          const n = hostName(h);
+          if (seen.has(n)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [i], message: `a second host named "${n}": give each host its own name` });
+          seen.add(n);
+        });
+        if (!hosts.some((h) => hostRoles(h).includes("web"))) ctx.addIssue({ code: z.ZodIssueCode.custom, message: "no host has the web role: at least one must serve traffic" });
+      }),
+    /** Hosts worked on at once by every command. */
+    parallel: z.number().int().min(1).max(64).default(8),
     nginx: z
       .object({
         listen: z.number().int().min(1).max(65535).default(80),
@@ -239,3 +268,14 @@ export const configSchema = z
 export type Config = z.output<typeof configSchema>;
 export type HostConfig = z.output<typeof hostSchema>;
 export type SshHostConfig = Exclude<HostConfig, "local">;
+
+/** The host's name: "local", its configured name, else its address (with :port off 22). */
+export function hostName(h: HostConfig | z.input<typeof hostSchema>): string {
+  if (h === "local") return "local";
+  return h.name ?? (h.port === undefined || h.port === 22 ? h.address : `${h.address}:${h.port}`);
+}
+
+/** The roles of a host; "local" has both. */
+export function hostRoles(h: HostConfig): readonly (typeof HOST_ROLES)[number][] {
+  return h === "local" ? HOST_ROLES : h.roles;
+}

@@ -15,26 +15,34 @@ export function sshLabel(e: Endpoint): string {
 }
 
 /**
- * Connects to hc, through hc.jump when set (ssh -J). Both host keys are checked
- * against hc.known_hosts (default ~/.ssh/known_hosts); there is no way to skip it.
+ * Connects to hc, through each of hc.jump in turn when set (ssh -J a,b): every
+ * hop's connection carries the next one. Every host key is checked against
+ * hc.known_hosts (default ~/.ssh/known_hosts); there is no way to skip it.
+ * `jumps` are the hops' connections, to be ended after ssh.
  */
-export async function openSsh(hc: SshHostConfig): Promise<{ ssh: NodeSSH; jump: NodeSSH | undefined }> {
+export async function openSsh(hc: SshHostConfig): Promise<{ ssh: NodeSSH; jumps: NodeSSH[] }> {
   const name = sshLabel(hc);
   const file = expandHome(hc.known_hosts ?? "~/.ssh/known_hosts");
   const text = await readFile(file, "utf8").catch((err: Error) => {
     throw new DeplError(`${name}: cannot read known_hosts file ${file}: ${err.message}`);
   });
   const known = { file, entries: parseKnownHosts(text) };
-  if (!hc.jump) return { ssh: await open(hc, known), jump: undefined };
-  const via = hc.jump;
-  const jump = await open({ ...via, key: via.key ?? hc.key }, known);
+  const jumps: NodeSSH[] = [];
   try {
-    const sock = await jump.forwardOut("127.0.0.1", 0, hc.address, hc.port).catch((err: Error) => {
-      throw new DeplError(`${name}: jump host ${sshLabel(via)} cannot reach ${hc.address}:${hc.port}: ${err.message}`);
-    });
-    return { ssh: await open(hc, known, sock), jump };
+    const hops: Endpoint[] = [...hc.jump.map((j) => ({ ...j, key: j.key ?? hc.key })), hc];
+    let sock: SshConfig["sock"];
+    for (let i = 0; i < hops.length; i++) {
+      const conn = await open(hops[i]!, known, sock);
+      if (i === hops.length - 1) return { ssh: conn, jumps };
+      jumps.push(conn);
+      const next = hops[i + 1]!;
+      sock = await conn.forwardOut("127.0.0.1", 0, next.address, next.port).catch((err: Error) => {
+        throw new DeplError(`${name}: jump host ${sshLabel(hops[i]!)} cannot reach ${next.address}:${next.port}: ${err.message}`);
+      });
+    }
+    throw new Error("unreachable");
   } catch (err) {
-    await endSsh(jump);
+    for (const j of jumps.reverse()) await endSsh(j);
     throw err;
   }
 }

@@ -4,13 +4,13 @@ import { Readable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
 import type { NodeSSH } from "node-ssh";
 import type { ClientChannel } from "ssh2";
-import type { SshHostConfig } from "../config/schema.js";
+import { hostName, type SshHostConfig } from "../config/schema.js";
 import { CommandError } from "../errors.js";
 import { assertArgv, assertEnv, assertHttpGet, assertRemovable, exitCode } from "./checks.js";
 import { CURL_TIMED_OUT, curlGetArgv, parseCurlResponse } from "./curl.js";
 import type { Host, HttpResponse, RunOptions, RunResult } from "./host.js";
 import { shellQuote, shellQuoteWord } from "./shell.js";
-import { endSsh, openSsh, sshLabel } from "./ssh-connect.js";
+import { endSsh, openSsh } from "./ssh-connect.js";
 import { Slots } from "./slots.js";
 
 // sshd refuses sessions beyond MaxSessions (default 10) on one connection.
@@ -31,16 +31,16 @@ export class SshHost implements Host {
   private constructor(
     readonly name: string,
     private readonly ssh: NodeSSH,
-    private readonly jump: NodeSSH | undefined,
+    private readonly jumps: NodeSSH[],
   ) {
     // ssh2 emits connection errors after "ready" too; unheard, they would crash the process.
     ssh.connection?.on("error", (err: Error) => (this.lost = err));
-    jump?.connection?.on("error", (err: Error) => (this.lost = err));
+    for (const j of jumps) j.connection?.on("error", (err: Error) => (this.lost = err));
   }
 
   static async connect(hc: SshHostConfig): Promise<SshHost> {
-    const { ssh, jump } = await openSsh(hc);
-    return new SshHost(sshLabel(hc), ssh, jump);
+    const { ssh, jumps } = await openSsh(hc);
+    return new SshHost(hostName(hc), ssh, jumps);
   }
 
   async run(argv: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
@@ -193,7 +193,7 @@ export class SshHost implements Host {
   async close(): Promise<void> {
     this.closed = true;
     await endSsh(this.ssh);
-    if (this.jump) await endSsh(this.jump);
+    for (const j of [...this.jumps].reverse()) await endSsh(j);
   }
 }
 

@@ -106,11 +106,18 @@ export class Journal {
     await this.save();
   }
 
-  async save(): Promise<void> {
-    this.data.updated_at = new Date().toISOString();
-    await mkdir(journalDir(), { recursive: true, mode: 0o700 });
-    const tmp = `${this.path}.tmp`;
-    await writeFile(tmp, JSON.stringify(this.data, null, 2) + "\n", { mode: 0o600 });
-    await rename(tmp, this.path);
+  private saving: Promise<void> = Promise.resolve();
+
+  /** Saves are queued: steps on several hosts finish concurrently, and each write must land whole. */
+  save(): Promise<void> {
+    const next = this.saving.then(async () => {
+      this.data.updated_at = new Date().toISOString();
+      await mkdir(journalDir(), { recursive: true, mode: 0o700 });
+      const tmp = `${this.path}.tmp`;
+      await writeFile(tmp, JSON.stringify(this.data, null, 2) + "\n", { mode: 0o600 });
+      await rename(tmp, this.path);
+    });
+    this.saving = next.catch(() => undefined);
+    return next;
   }
 }

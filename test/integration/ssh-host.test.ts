@@ -8,7 +8,7 @@ import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { PassThrough, Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { SshHostConfig } from "../../src/config/schema.js";
+import { hostSchema, type SshHostConfig } from "../../src/config/schema.js";
 import { CommandError } from "../../src/errors.js";
 import { connectHost } from "../../src/host/connect.js";
 import type { Host } from "../../src/host/host.js";
@@ -89,13 +89,13 @@ beforeAll(async () => {
   sshd = spawn("/usr/sbin/sshd", ["-D", "-e", "-f", join(dir, "sshd_config")], { stdio: ["ignore", "ignore", "pipe"] });
   sshd.stderr!.on("data", (b: Buffer) => (sshdLog += b.toString()));
   await waitForBanner(port);
-  hc = {
+  hc = ssh({
     address: "127.0.0.1",
     user,
     port,
     key: join(dir, "id_ed25519"),
     known_hosts: await knownHosts("known_hosts", edHostKey),
-  };
+  });
   host = await connectHost(hc);
 });
 
@@ -106,9 +106,12 @@ afterAll(async () => {
 });
 
 describe("SshHost.run", () => {
-  it("is named user@address:port", () => {
+  it("is named by its config name, else address:port", async () => {
     expect(host).toBeInstanceOf(SshHost);
-    expect(host.name).toBe(`${user}@127.0.0.1:${port}`);
+    expect(host.name).toBe(`127.0.0.1:${port}`);
+    const named = await connectHost(ssh({ ...hc, name: "web7" }));
+    expect(named.name).toBe("web7");
+    await named.close();
     expect(host.isLocal).toBe(false);
   });
 
@@ -300,17 +303,25 @@ describe("SshHost host keys and jump", () => {
   });
 
   it("connects through a jump host", async () => {
-    const via = await connectHost({ ...hc, jump: { address: "127.0.0.1", port, user, key: hc.key } });
+    const via = await connectHost(ssh({ ...hc, jump: { address: "127.0.0.1", port, user, key: hc.key } }));
     expect(via.name).toBe(host.name);
     expect((await via.run(["sh", "-c", "echo $SSH_CONNECTION"])).stdout).toMatch(/^127\.0\.0\.1 \d+ 127\.0\.0\.1 \d+\n$/);
     expect(await via.readFile(join(dir, "big.txt"))).toBe("ünïcødé ✓ line\n".repeat(200_000));
     await via.close();
   });
 
+  it("connects through two jump hosts, each hop carried by the one before", async () => {
+    const hop = { address: "127.0.0.1", port, user };
+    const via = await connectHost(ssh({ ...hc, name: "behind-two", jump: [hop, hop] }));
+    expect(via.name).toBe("behind-two");
+    expect((await via.run(["echo", "two hops"])).stdout).toBe("two hops\n");
+    await via.close();
+  });
+
   it("checks the jump host's key too", async () => {
     const wrong = keygen("ed25519", join(dir, "wrong2"));
     const file = await knownHosts("known_hosts_jump", wrong);
-    await expect(connectHost({ ...hc, known_hosts: file, jump: { address: "127.0.0.1", port, user } })).rejects.toThrow(
+    await expect(connectHost(ssh({ ...hc, known_hosts: file, jump: { address: "127.0.0.1", port, user } }))).rejects.toThrow(
       /host key check .* failed: HOST KEY MISMATCH/,
     );
   });
@@ -329,3 +340,8 @@ describe("SshHost host keys and jump", () => {
     await expect(h.run(["true"])).rejects.toThrow(/connection already closed/);
   });
 });
+
+/** A host entry as depl.yml's schema makes it (defaults, jump as a list). */
+function ssh(raw: Record<string, unknown>): SshHostConfig {
+  return hostSchema.parse(raw) as SshHostConfig;
+}
