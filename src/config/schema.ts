@@ -78,7 +78,7 @@ const sshHost = z
     known_hosts: z.string().optional(),
     /** Hosts to jump through (ssh -J), first to last: one, or a list for several hops. */
     jump: z
-      .union([jumpHost, z.array(jumpHost).min(1).max(8)])
+      .union([jumpHost, z.array(jumpHost).max(8)])
       .optional()
       .transform((j) => (j === undefined ? [] : Array.isArray(j) ? j : [j])),
     /** Default both: a worker-only host runs no web process and takes no traffic. */
