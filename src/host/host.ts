@@ -18,6 +18,13 @@ export interface RunResult {
   stderr: string;
 }
 
+export interface StagedLinks {
+  /** Renames every staged link into place; resolves with the host's clock (ms since the epoch) just after the last rename. */
+  go(): Promise<number>;
+  /** Removes the staged links: nothing was changed. Safe after go() failed, and twice. */
+  cancel(): Promise<void>;
+}
+
 export interface HttpResponse {
   status: number;
   headers: Record<string, string>;
@@ -44,6 +51,13 @@ export interface Host {
   symlinkAtomic(target: string, linkPath: string): Promise<void>;
   /** symlinkAtomic for each pair, in order, in one round trip where the host is remote. */
   symlinksAtomic(links: readonly { target: string; linkPath: string }[]): Promise<void>;
+  /**
+   * Phase one of a switch: makes each link under a temporary name beside its
+   * path now, and returns go() and cancel(). go() renames them into place in
+   * order (each one rename(2)) in one step already waiting on the host, so
+   * that several hosts switch within a few milliseconds of each other.
+   */
+  stageSymlinks(links: readonly { target: string; linkPath: string }[]): Promise<StagedLinks>;
   /** The symlink's target, or null when linkPath is not a symlink. */
   readlink(linkPath: string): Promise<string | null>;
   exists(path: string): Promise<boolean>;

@@ -5,7 +5,7 @@ import { basename, dirname, join } from "node:path";
 import { Readable } from "node:stream";
 import { CommandError } from "../errors.js";
 import { assertArgv, assertEnv, assertHttpGet, assertRemovable, exitCode } from "./checks.js";
-import type { Host, HttpResponse, RunOptions, RunResult } from "./host.js";
+import type { Host, HttpResponse, RunOptions, RunResult, StagedLinks } from "./host.js";
 
 /** This machine: child processes (argv, never a shell) and node:fs. */
 export class LocalHost implements Host {
@@ -108,6 +108,35 @@ export class LocalHost implements Host {
 
   async symlinksAtomic(links: readonly { target: string; linkPath: string }[]): Promise<void> {
     for (const { target, linkPath } of links) await this.symlinkAtomic(target, linkPath);
+  }
+
+  async stageSymlinks(links: readonly { target: string; linkPath: string }[]): Promise<StagedLinks> {
+    const staged: { tmp: string; linkPath: string }[] = [];
+    const cancel = async () => {
+      await Promise.all(staged.map(({ tmp }) => rm(tmp, { force: true })));
+    };
+    try {
+      for (const { target, linkPath } of links) {
+        const tmp = tempBeside(linkPath);
+        await symlink(target, tmp);
+        staged.push({ tmp, linkPath });
+      }
+    } catch (err) {
+      await cancel();
+      throw err;
+    }
+    return {
+      go: async () => {
+        try {
+          for (const { tmp, linkPath } of staged) await rename(tmp, linkPath);
+        } catch (err) {
+          await cancel();
+          throw err;
+        }
+        return performance.timeOrigin + performance.now();
+      },
+      cancel,
+    };
   }
 
   async readlink(linkPath: string): Promise<string | null> {

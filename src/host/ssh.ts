@@ -8,7 +8,7 @@ import { hostName, type SshHostConfig } from "../config/schema.js";
 import { CommandError } from "../errors.js";
 import { assertArgv, assertEnv, assertHttpGet, assertRemovable, exitCode } from "./checks.js";
 import { CURL_TIMED_OUT, curlGetArgv, parseCurlResponse } from "./curl.js";
-import type { Host, HttpResponse, RunOptions, RunResult } from "./host.js";
+import type { Host, HttpResponse, RunOptions, RunResult, StagedLinks } from "./host.js";
 import { shellQuote, shellQuoteWord } from "./shell.js";
 import { endSsh, openSsh } from "./ssh-connect.js";
 import { Slots } from "./slots.js";
@@ -148,6 +148,58 @@ export class SshHost implements Host {
     await this.sh(script, links.flatMap(({ target, linkPath }) => [target, tempBeside(linkPath), linkPath]));
   }
 
+  async stageSymlinks(links: readonly { target: string; linkPath: string }[]): Promise<StagedLinks> {
+    assertArgv(links.flatMap((l) => [l.target, l.linkPath]));
+    const args = links.flatMap(({ target, linkPath }) => [target, tempBeside(linkPath), linkPath]);
+    const line = shellQuote(["perl", "-e", STAGE_SCRIPT, ...args]);
+    // The channel holds one of the connection's slots until it closes.
+    let free!: () => void;
+    const channelClosed = new Promise<void>((r) => (free = r));
+    await new Promise<void>((taken) => void this.slots.use(() => (taken(), channelClosed)));
+    const conn = this.ssh.connection;
+    if (!conn) {
+      free();
+      throw this.lostError("stage links");
+    }
+    const channel = await new Promise<ClientChannel>((resolve, reject) =>
+      conn.exec(line, (err: Error | undefined, ch: ClientChannel) => (err ? (free(), reject(new Error(`${this.name}: cannot stage links: ${err.message}`))) : resolve(ch))),
+    ).catch((e: Error) => {
+      throw e;
+    });
+    let out = "";
+    let errText = "";
+    let code: number | undefined;
+    let ready!: () => void;
+    const isReady = new Promise<void>((r) => (ready = r));
+    channel.on("data", (d: Buffer) => {
+      out += d.toString();
+      if (out.startsWith("ready\n")) ready();
+    });
+    channel.stderr.on("data", (d: Buffer) => (errText += d.toString()));
+    channel.on("exit", (c: number | null, signal?: string) => (code = exitCode(c, signal)));
+    const closed = new Promise<void>((resolve) => channel.on("close", () => (free(), resolve())));
+    const failure = (what: string) =>
+      code === undefined ? this.lostError(what) : new Error(`${this.name}: ${what} failed: ${errText.trim() || `exit ${code}`}`);
+    await Promise.race([isReady, closed.then(() => Promise.reject(failure("staging the links")))]);
+    let sent = false;
+    return {
+      go: async () => {
+        sent = true;
+        channel.write("go\n");
+        await closed;
+        const ns = /^ready\n(\d+)\n?$/.exec(out)?.[1];
+        if (code !== 0 || ns === undefined) throw failure("renaming the staged links");
+        return Number(BigInt(ns) / 1000n) / 1000;
+      },
+      cancel: async () => {
+        if (sent) return; // the script removed what it had left, or the connection is gone
+        sent = true;
+        channel.end(); // EOF instead of "go": the script removes its links
+        await closed;
+      },
+    };
+  }
+
   async readlink(linkPath: string): Promise<string | null> {
     const r = await this.sh(`[ -L "$1" ] || exit ${MISSING}; exec readlink -- "$1"`, [linkPath], { allowFailure: true });
     return this.orMissing(r, ["readlink", linkPath], null, r.stdout.replace(/\n$/, ""));
@@ -220,6 +272,22 @@ function collect(stream: Readable, onChunk?: (s: string) => void, onFirstLine?: 
   });
   return { text: () => text + decoder.end() };
 }
+
+/**
+ * Argv: target, temp, path triples. Makes every temp link, says "ready",
+ * waits for "go" on stdin (anything else, or EOF: removes them, exit 3),
+ * renames each into place, then prints the clock in ns. perl-base is part of
+ * every Debian system; it has no Time::HiRes, hence date(1).
+ */
+const STAGE_SCRIPT = `
+$| = 1; my @a = @ARGV; my @t;
+for (my $i = 0; $i < @a; $i += 3) { symlink($a[$i], $a[$i+1]) or do { my $e = "$!"; unlink @t; die "symlink $a[$i+1]: $e\\n" }; push @t, $a[$i+1]; }
+print "ready\\n";
+my $l = <STDIN>;
+if (!defined $l || $l ne "go\\n") { unlink @t; exit 3; }
+for (my $i = 0; $i < @a; $i += 3) { rename($a[$i+1], $a[$i+2]) or do { my $e = "$!"; unlink @t; die "rename $a[$i+2]: $e\\n" }; }
+exec("date", "+%s%N") or die "date: $!\\n";
+`;
 
 function tempBeside(path: string): string {
   return posix.join(posix.dirname(path), `.${posix.basename(path)}.depl-${randomBytes(6).toString("hex")}`);

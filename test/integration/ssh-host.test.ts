@@ -244,6 +244,39 @@ describe("SshHost files", () => {
     await expect(host.symlinksAtomic([{ target: "x", linkPath: join(dir, "no-dir", "l") }])).rejects.toBeInstanceOf(CommandError);
     await host.remove(d);
   });
+
+  it("stageSymlinks makes the links under temporary names, and go() renames them in order", async () => {
+    const d = join(dir, "staged");
+    await host.mkdirp(d);
+    await host.symlinksAtomic([{ target: "old-a", linkPath: join(d, "a") }]);
+    const staged = await host.stageSymlinks([{ target: "new-a", linkPath: join(d, "a") }, { target: "new-b", linkPath: join(d, "b") }]);
+    expect(await host.readlink(join(d, "a"))).toBe("old-a");
+    expect((await host.list(d)).length).toBe(3); // a and two temporary links
+    const before = Date.now();
+    const at = await staged.go();
+    expect(Math.abs(at - before)).toBeLessThan(5_000);
+    expect([await host.readlink(join(d, "a")), await host.readlink(join(d, "b"))]).toEqual(["new-a", "new-b"]);
+    expect((await host.list(d)).sort()).toEqual(["a", "b"]);
+    await staged.cancel(); // after go: nothing to do
+    await host.remove(d);
+  });
+
+  it("stageSymlinks: cancel(), or a connection that ends before go(), leaves every link as it was", async () => {
+    const d = join(dir, "staged2");
+    await host.mkdirp(d);
+    await host.symlinksAtomic([{ target: "old", linkPath: join(d, "a") }]);
+    const staged = await host.stageSymlinks([{ target: "new", linkPath: join(d, "a") }]);
+    await staged.cancel();
+    expect(await host.list(d)).toEqual(["a"]);
+    const other = await connectHost(hc);
+    await other.stageSymlinks([{ target: "new", linkPath: join(d, "a") }]);
+    await other.close(); // no go: the waiting script sees EOF
+    for (let i = 0; i < 50 && (await host.list(d)).length > 1; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(await host.list(d)).toEqual(["a"]);
+    expect(await host.readlink(join(d, "a"))).toBe("old");
+    await expect(host.stageSymlinks([{ target: "x", linkPath: join(dir, "no-dir", "l") }])).rejects.toThrow(/staging the links failed: symlink .*No such file/);
+    await host.remove(d);
+  });
 });
 
 describe("SshHost.httpGetUnix", () => {

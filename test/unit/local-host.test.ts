@@ -125,6 +125,23 @@ describe("LocalHost files", () => {
     expect((await readdir(d)).sort()).toEqual(["live", "v1", "v2"]);
   });
 
+  it("stageSymlinks: links wait under temporary names until go(); cancel() removes them", async () => {
+    const d = join(dir, "staged");
+    await mkdir(d);
+    await host.symlinkAtomic("old", join(d, "live"));
+    const staged = await host.stageSymlinks([{ target: "new", linkPath: join(d, "live") }, { target: "p", linkPath: join(d, "prev") }]);
+    expect(await host.readlink(join(d, "live"))).toBe("old");
+    expect((await readdir(d)).length).toBe(3);
+    const at = await staged.go();
+    expect(Math.abs(at - Date.now())).toBeLessThan(1_000);
+    expect([await host.readlink(join(d, "live")), await host.readlink(join(d, "prev"))]).toEqual(["new", "p"]);
+    const again = await host.stageSymlinks([{ target: "newer", linkPath: join(d, "live") }]);
+    await again.cancel();
+    expect((await readdir(d)).sort()).toEqual(["live", "prev"]);
+    expect(await host.readlink(join(d, "live"))).toBe("new");
+    await expect(host.stageSymlinks([{ target: "x", linkPath: join(d, "none", "l") }])).rejects.toThrow(/ENOENT/);
+  });
+
   it("readlink is null for a regular file or nothing", async () => {
     await writeFile(join(dir, "plain"), "x");
     expect(await host.readlink(join(dir, "plain"))).toBeNull();
