@@ -92,10 +92,10 @@ async function main() {
   let target = b;
   while (Date.now() < until) {
     const start = performance.now();
-    await promote(args, target);
+    await promote([args], () => target);
     deplSwitch.push(await timeUntilServed(80, target, start));
-    await canary(args, target === a ? b : a, 10);
-    await canaryStop(args);
+    await canary([args], target === a ? b : a, 10);
+    await canaryStop([args]);
     changes += 3;
     target = target === a ? b : a;
   }
@@ -115,7 +115,7 @@ async function main() {
     await new Promise((r) => setTimeout(r, 50));
   }
   const renameResult = await renameLoad;
-  await promote(args, a);
+  await promote([args], () => a);
 
   // nginx reload: the upstream socket path rewritten in the config, then `nginx -s reload`.
   const conf = "/etc/nginx/conf.d/depl-bench-reload.conf";

@@ -65,21 +65,24 @@ program
 program
   .command("promote")
   .argument("[version]", "an installed, healthy version")
-  .description("serve <version> on the base domain (one atomic switch, no reload); the old live version stays warm as previous")
-  .option("--resume", "finish the last failed or interrupted promote (remaining hosts, post_promote hook)")
+  .description("serve <version> on the base domain: one switch for all hosts (checked, staged, renamed at once, verified; any failure switches every host back); the old live version stays warm as previous")
+  .option("--resume", "finish the last failed or interrupted promote (the switch, the post_promote hook)")
+  .option("--json", "print only JSON: the version, each host's rename time and the rename skew between hosts")
   .action(async (version, o) => (await import("./commands/traffic.js")).promote(globals(), version, o));
 
 program
   .command("rollback")
   .argument("[version]", "an installed version (default: the previous live one)")
   .description("serve the previous (or the named) version on the base domain again")
-  .action(async (version) => (await import("./commands/traffic.js")).rollback(globals(), version));
+  .option("--json", "print only JSON, as promote does")
+  .action(async (version, o) => (await import("./commands/traffic.js")).rollback(globals(), version, o));
 
 program
   .command("canary")
   .argument("[version]", "an installed, healthy version")
   .argument("[percent]", "share of clients, 1% to 99%")
   .option("--stop", "send every client back to the live version")
+  .option("--json", "print only JSON, as promote does")
   // "-1%" must reach the percentage check, not be taken for an unknown option.
   .allowUnknownOption()
   .description("serve <version> to a sticky share of clients (cookie depl_bucket); the rest get the live version")

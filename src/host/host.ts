@@ -72,4 +72,6 @@ export interface Host {
     opts: { host: string; timeoutMs: number },
   ): Promise<HttpResponse>;
   close(): Promise<void>;
+  /** A new connection in place of a lost or closed one (the same object works again); a local host has nothing to do. */
+  reconnect(): Promise<void>;
 }

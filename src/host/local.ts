@@ -9,7 +9,7 @@ import type { Host, HttpResponse, RunOptions, RunResult, StagedLinks } from "./h
 
 /** This machine: child processes (argv, never a shell) and node:fs. */
 export class LocalHost implements Host {
-  readonly name = "local";
+  readonly name: string = "local";
   readonly isLocal = true;
 
   run(argv: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
@@ -199,6 +199,8 @@ export class LocalHost implements Host {
       await client.destroy();
     }
   }
+
+  async reconnect(): Promise<void> {}
 
   async close(): Promise<void> {}
 }

@@ -30,17 +30,29 @@ export class SshHost implements Host {
 
   private constructor(
     readonly name: string,
-    private readonly ssh: NodeSSH,
-    private readonly jumps: NodeSSH[],
+    private readonly hc: SshHostConfig,
+    private ssh: NodeSSH,
+    private jumps: NodeSSH[],
   ) {
-    // ssh2 emits connection errors after "ready" too; unheard, they would crash the process.
-    ssh.connection?.on("error", (err: Error) => (this.lost = err));
-    for (const j of jumps) j.connection?.on("error", (err: Error) => (this.lost = err));
+    this.listen();
+  }
+
+  /** ssh2 emits connection errors after "ready" too; unheard, they would crash the process. */
+  private listen(): void {
+    this.ssh.connection?.on("error", (err: Error) => (this.lost = err));
+    for (const j of this.jumps) j.connection?.on("error", (err: Error) => (this.lost = err));
   }
 
   static async connect(hc: SshHostConfig): Promise<SshHost> {
     const { ssh, jumps } = await openSsh(hc);
-    return new SshHost(hostName(hc), ssh, jumps);
+    return new SshHost(hostName(hc), hc, ssh, jumps);
+  }
+
+  async reconnect(): Promise<void> {
+    await this.close().catch(() => undefined);
+    const { ssh, jumps } = await openSsh(this.hc);
+    Object.assign(this, { ssh, jumps, lost: undefined, closed: false });
+    this.listen();
   }
 
   async run(argv: readonly string[], opts: RunOptions = {}): Promise<RunResult> {

@@ -1,6 +1,9 @@
-import { DeplError } from "../errors.js";
+import { DeplError, UsageError } from "../errors.js";
 import { programState } from "../supervisor/ctl.js";
-import { readTraffic, readTrafficLinks, restoreTraffic, setCanary, setLive, stopCanary } from "../switch/traffic.js";
+import { readTraffic, readTrafficLinks, stopCanary } from "../switch/traffic.js";
+import { describeTraffic, planSetCanary, planSetLive, planStopCanary } from "../switch/plan.js";
+import { fanOut, reasonOf } from "../host/fanout.js";
+import { describeSkew, switchFleet, type FleetSwitch } from "./fleet.js";
 import { audit } from "./audit.js";
 import { waitHealthy } from "./health.js";
 import { programName } from "../naming/layout.js";
@@ -37,83 +40,97 @@ async function saveState(a: OnHost) {
   return t;
 }
 
-/**
- * Moves the live-only workers from the live version to `version`, then
- * points the base domain at it (one rename) and checks through nginx that it
- * answers. Workers are stopped before the new ones start, so two releases'
- * workers never run at once (a queue is briefly unserved instead). Any
- * failure puts traffic and workers back as they were and says so.
- */
-export async function promote(a: OnHost, version: string, action: "promote" | "rollback" = "promote"): Promise<void> {
-  const { host, layout: l, config } = a;
-  await assertServable(a, version);
-  const before = await readTraffic(host, l);
-  if (before.live === version) {
-    // Also what a rerun after a killed switch finds: finish what it left (workers, check, canary, record).
-    a.say(`${host.name}: ${version} is already live`);
-    await setLiveWorkers(a, version, true);
-    const check = await versionServedByNginx(host, config);
-    if (check.status !== 200 || check.version !== version) {
-      throw new DeplError(`${host.name}: ${version} is live but nginx served ${check.version ?? "no version"} with status ${check.status || "none"} (depl doctor, or promote another version)`);
-    }
-    if (before.canary?.version === version) await stopCanary(host, l);
-    const recorded = await host.readFile(l.stateJson);
-    if (!recorded || (JSON.parse(recorded) as { live?: string }).live !== version) {
-      const after = await saveState(a);
-      await audit(host, l, { actor: a.actor, action, version, from: null, to: after, result: "ok", detail: "finished an interrupted switch" });
-    }
-    return;
+/** Runs fn on every host at once; throws one error naming each host that failed and why, with `then` appended. */
+async function onEach<T>(hosts: readonly OnHost[], fn: (a: OnHost, i: number) => Promise<T>, then: string): Promise<T[]> {
+  const out = await fanOut(hosts.map((a, i) => ({ name: a.host.name, a, i })), ({ a, i }) => fn(a, i), hosts.length);
+  const bad = out.filter((o) => !o.ok);
+  if (bad.length === 1 && hosts.length === 1) {
+    const e = bad[0]!.error!;
+    if (e instanceof UsageError) throw e;
+    throw new DeplError(`${e.message}${then ? `; ${then}` : ""}`);
   }
-  const started = Date.now();
-  const restoreWorkers = async () => {
-    await setLiveWorkers(a, version, false).catch((e: Error) => a.say(`${host.name}: ${e.message}`));
-    if (before.live) await setLiveWorkers(a, before.live, true).catch((e: Error) => a.say(`${host.name}: ${e.message}`));
-  };
-  const failed = async (why: string): Promise<never> => {
-    await restoreWorkers();
-    await audit(host, l, { actor: a.actor, action, version, from: before.live, to: version, result: "failed", detail: `${why}; restored ${before.live ?? "nothing"}` });
-    await saveState(a);
-    throw new DeplError(`${host.name}: ${why}; ${before.live ? `${before.live} stays live with its workers` : "no version is live"}`);
-  };
+  if (bad.length) throw new DeplError(`${bad.map((o) => `${o.host}: ${reasonOf(o.host, o.error!)}`).join("; ")}${then ? `; ${then}` : ""}`);
+  return out.map((o) => o.value as T);
+}
 
-  if (before.live) await setLiveWorkers(a, before.live, false);
-  try {
-    await setLiveWorkers(a, version, true);
-  } catch (e) {
-    await failed(`${action} to ${version} stopped: ${(e as Error).message.replace(`${host.name}: `, "")}`);
-  }
-
-  faultPoint(`${action}:workers`);
-  // Every traffic link as found: the undo puts back exactly these (live AND previous, statics, buckets).
-  const snapshot = await readTrafficLinks(host, l);
-  let check: Awaited<ReturnType<typeof versionServedByNginx>>;
-  try {
-    await setLive(host, l, version);
-    faultPoint(`${action}:switched`);
-    check = await versionServedByNginx(host, config);
-  } catch (e) {
-    await restoreTraffic(host, l, snapshot);
-    return failed(`switching to ${version} failed: ${(e as Error).message}; switched back to ${before.live ?? "no live version"}`);
-  }
-  if (check.status !== 200 || check.version !== version) {
-    const why = `nginx served ${check.version ?? "no version"} with status ${check.status || "none"}`;
-    await restoreTraffic(host, l, snapshot); // no live version before: none now, rather than a broken one
-    await failed(`after switching to ${version}, ${why}; switched back to ${before.live ?? "no live version"}`);
-  }
-  if (before.canary && before.canary.version === version) await stopCanary(host, l);
-  const after = await saveState(a);
-  await audit(host, l, { actor: a.actor, action, version, from: before, to: after, result: "ok", detail: `${Date.now() - started} ms` });
+export interface SwitchReport extends FleetSwitch {
+  /** The version each host's traffic went to (promote, rollback, canary). */
+  versions: Record<string, string>;
 }
 
 /**
- * Stops the live version's live-only workers on this host ahead of a promote
- * to `version`: with several hosts, every old worker stops before any new
- * one starts. Nothing is stopped when `version` is already live.
+ * Makes `target(a)` live on every host with one switch for all: every host
+ * checked (installed, running, healthy), the live-only workers moved (all old
+ * ones stop before any new one starts), then the base domain renamed on all
+ * hosts at once and checked through each host's nginx. Any failure puts
+ * traffic and workers back as they were on every host and says which host
+ * failed and why. A rerun after an interrupted promote finishes it: hosts
+ * already switched have nothing to rename and are only checked.
  */
-export async function stopWorkersBeforePromote(a: OnHost, version: string): Promise<void> {
-  const t = await readTraffic(a.host, a.layout);
-  if (!t.live || t.live === version) return;
-  await setLiveWorkers(a, t.live, false);
+export async function promote(hosts: readonly OnHost[], target: (a: OnHost) => string, action: "promote" | "rollback" = "promote"): Promise<SwitchReport> {
+  const started = Date.now();
+  const versions = Object.fromEntries(hosts.map((a) => [a.host.name, target(a)]));
+  await onEach(hosts, (a) => assertServable(a, target(a)), "nothing was changed");
+  const before = await onEach(hosts, (a) => readTraffic(a.host, a.layout), "");
+  if (hosts.every((a, i) => before[i]!.live === target(a))) for (const a of hosts) a.say(`${a.host.name}: ${target(a)} is already live`);
+
+  const restoreWorkers = () =>
+    Promise.all(
+      hosts.map(async (a, i) => {
+        const old = before[i]!.live;
+        if (old === target(a)) return;
+        await setLiveWorkers(a, target(a), false).catch((e: Error) => a.say(`${a.host.name}: ${e.message}`));
+        if (old) await setLiveWorkers(a, old, true).catch((e: Error) => a.say(`${a.host.name}: ${e.message}`));
+      }),
+    );
+  const failed = async (why: string): Promise<never> => {
+    await restoreWorkers();
+    await Promise.all(
+      hosts.map(async (a, i) => {
+        const old = before[i]!.live;
+        await audit(a.host, a.layout, { actor: a.actor, action, version: target(a), from: old, to: target(a), result: "failed", detail: `${why}; restored ${old ?? "nothing"}` }).catch(() => undefined);
+        await saveState(a).catch(() => undefined);
+      }),
+    );
+    const stays = hosts.length === 1 ? (before[0]!.live ? `${before[0]!.live} stays live with its workers` : "no version is live") : "every host keeps its live version and workers";
+    throw new DeplError(`${why}; ${stays}`);
+  };
+
+  // Workers: every host's old live-only workers stop before any new one starts.
+  try {
+    await onEach(hosts, async (a, i) => {
+      const old = before[i]!.live;
+      if (old && old !== target(a)) await setLiveWorkers(a, old, false);
+    }, "");
+    await onEach(hosts, (a) => setLiveWorkers(a, target(a), true).then(() => undefined), "");
+  } catch (e) {
+    await failed(`${action} stopped: ${(e as Error).message}`);
+  }
+  faultPoint(`${action}:workers`);
+
+  let sw: FleetSwitch;
+  try {
+    sw = await switchFleet(hosts, {
+      action,
+      plan: async (a, links) => ({ ops: planSetLive(a.layout, links, target(a)) }),
+      verify: async (a) => {
+        const check = await versionServedByNginx(a.host, a.config);
+        if (check.status !== 200 || check.version !== target(a)) {
+          throw new Error(`after switching to ${target(a)}, nginx served ${check.version ?? "no version"} with status ${check.status || "none"}`);
+        }
+      },
+    });
+  } catch (e) {
+    return failed((e as Error).message);
+  }
+  const detail = `${Date.now() - started} ms${sw.skewMs === null ? "" : `, ${describeSkew(sw)}`}`;
+  await onEach(hosts, async (a, i) => {
+    if (before[i]!.canary?.version === target(a)) await stopCanary(a.host, a.layout);
+    const after = await saveState(a);
+    const recorded = before[i]!.live === target(a);
+    await audit(a.host, a.layout, { actor: a.actor, action, version: target(a), from: before[i], to: after, result: "ok", detail: recorded ? "finished an interrupted switch" : detail });
+  }, "");
+  return { ...sw, versions };
 }
 
 /** The version a rollback goes to on this host. */
@@ -126,43 +143,35 @@ export async function rollbackTarget(a: OnHost, version?: string): Promise<strin
   return target;
 }
 
-/** Back to the previous live version, or to a named installed one. */
-export async function rollback(a: OnHost, version?: string): Promise<string> {
-  const target = await rollbackTarget(a, version);
-  await promote(a, target, "rollback");
-  return target;
+/** A sticky share of clients to `version` on every host, in one switch for all. */
+export async function canary(hosts: readonly OnHost[], version: string, percent: number): Promise<SwitchReport> {
+  await onEach(hosts, (a) => assertServable(a, version), "nothing was changed");
+  const before = await onEach(hosts, async (a) => {
+    const links = await readTrafficLinks(a.host, a.layout);
+    planSetCanary(a.layout, links, version, percent); // refuses a canary with no live version, or of the live one
+    return describeTraffic(links);
+  }, "nothing was changed");
+  const sw = await switchFleet(hosts, { action: "canary", plan: async (a, links) => ({ ops: planSetCanary(a.layout, links, version, percent) }) });
+  await onEach(hosts, async (a, i) => {
+    const after = await saveState(a);
+    await audit(a.host, a.layout, { actor: a.actor, action: "canary", version, from: before[i]!.canary, to: after.canary, result: "ok", detail: describeSkew(sw) || undefined });
+  }, "");
+  return { ...sw, versions: Object.fromEntries(hosts.map((a) => [a.host.name, version])) };
 }
 
-export async function canary(a: OnHost, version: string, percent: number): Promise<void> {
-  const { host, layout: l } = a;
-  await assertServable(a, version);
-  const before = await readTraffic(host, l);
-  const snapshot = await readTrafficLinks(host, l);
-  try {
-    await setCanary(host, l, version, percent); // refuses a canary with no live version, or of the live one
-  } catch (e) {
-    await restoreTraffic(host, l, snapshot);
-    throw e;
+/** Every client back on live, on every host at once; null when no host had a canary. */
+export async function canaryStop(hosts: readonly OnHost[]): Promise<SwitchReport | null> {
+  const before = await onEach(hosts, (a) => readTraffic(a.host, a.layout), "");
+  const running = hosts.filter((_, i) => before[i]!.canary);
+  if (running.length === 0) {
+    for (const a of hosts) a.say(`${a.host.name}: no canary is running`);
+    return null;
   }
-  faultPoint("canary:switched");
-  const after = await saveState(a);
-  await audit(host, l, { actor: a.actor, action: "canary", version, from: before.canary, to: after.canary, result: "ok" });
-}
-
-export async function canaryStop(a: OnHost): Promise<void> {
-  const { host, layout: l } = a;
-  const before = await readTraffic(host, l);
-  if (!before.canary) {
-    a.say(`${host.name}: no canary is running`);
-    return;
-  }
-  const snapshot = await readTrafficLinks(host, l);
-  try {
-    await stopCanary(host, l);
-  } catch (e) {
-    await restoreTraffic(host, l, snapshot);
-    throw e;
-  }
-  await saveState(a);
-  await audit(host, l, { actor: a.actor, action: "canary-stop", version: before.canary.version, from: before.canary, to: null, result: "ok" });
+  const sw = await switchFleet(running, { action: "canary-stop", plan: async (a, links) => ({ ops: planStopCanary(a.layout, links) }) });
+  await onEach(running, async (a) => {
+    const was = before[hosts.indexOf(a)]!.canary!;
+    await saveState(a);
+    await audit(a.host, a.layout, { actor: a.actor, action: "canary-stop", version: was.version, from: was, to: null, result: "ok", detail: describeSkew(sw) || undefined });
+  }, "");
+  return { ...sw, versions: Object.fromEntries(running.map((a) => [a.host.name, before[hosts.indexOf(a)]!.live ?? ""])) };
 }

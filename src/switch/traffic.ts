@@ -1,3 +1,4 @@
+import { posix } from "node:path";
 import type { Host } from "../host/host.js";
 import type { Layout } from "../naming/layout.js";
 import { assertVersion } from "../naming/version.js";
@@ -29,7 +30,7 @@ export async function ensureTrafficDirs(host: Host, l: Layout): Promise<void> {
   for (let i = 0; i < BUCKET_COUNT; i++) {
     if (buckets[i] === null) ops.push({ op: "link", path: bucketLink(l, i), target: LIVE_TARGET });
   }
-  await execute(host, ops);
+  await applyLinkOps(host, ops);
 }
 
 /** The preview route <v>.<domain> (and forcing by cookie or header) reaches v. */
@@ -46,16 +47,16 @@ export async function unrouteVersion(host: Host, l: Layout, v: string): Promise<
 
 /** live.sock -> v; previous.sock keeps the old live target. A canary, if any, stays as it is. */
 export async function setLive(host: Host, l: Layout, v: string): Promise<void> {
-  await execute(host, planSetLive(l, await readLinks(host, l), v));
+  await applyLinkOps(host, planSetLive(l, await readLinks(host, l), v));
 }
 
 /** Buckets 00..percent-1 to v; only buckets whose side changes are moved. */
 export async function setCanary(host: Host, l: Layout, v: string, percent: number): Promise<void> {
-  await execute(host, planSetCanary(l, await readLinks(host, l), v, percent));
+  await applyLinkOps(host, planSetCanary(l, await readLinks(host, l), v, percent));
 }
 
 export async function stopCanary(host: Host, l: Layout): Promise<void> {
-  await execute(host, planStopCanary(l, await readLinks(host, l)));
+  await applyLinkOps(host, planStopCanary(l, await readLinks(host, l)));
 }
 
 export async function readTraffic(host: Host, l: Layout): Promise<TrafficState> {
@@ -69,10 +70,11 @@ export async function readTrafficLinks(host: Host, l: Layout): Promise<TrafficLi
 
 /** Every traffic link back to its target in `snapshot`, exactly (undo of a failed change). */
 export async function restoreTraffic(host: Host, l: Layout, snapshot: TrafficLinks): Promise<void> {
-  await execute(host, planRestore(l, snapshot, await readLinks(host, l)));
+  await applyLinkOps(host, planRestore(l, snapshot, await readLinks(host, l)));
 }
 
 async function readLinks(host: Host, l: Layout): Promise<TrafficLinks> {
+  if (!host.isLocal) return readLinksAtOnce(host, l);
   return {
     live: await host.readlink(l.liveLink),
     previous: await host.readlink(l.previousLink),
@@ -81,6 +83,32 @@ async function readLinks(host: Host, l: Layout): Promise<TrafficLinks> {
     previousStatic: await host.readlink(l.previousStatic),
     canaryStatic: await host.readlink(l.canaryStatic),
     buckets: await readBucketLinks(host, l),
+  };
+}
+
+/** Every traffic link in one command (GNU find): over SSH, one round trip instead of eight. */
+async function readLinksAtOnce(host: Host, l: Layout): Promise<TrafficLinks> {
+  const r = await host.run(["find", l.traffic, "-mindepth", "1", "-maxdepth", "2", "-type", "l", "-printf", "%P\\t%l\\0"], { allowFailure: true });
+  if (r.code !== 0 && (await host.exists(l.traffic))) throw new Error(`${host.name}: cannot read the traffic links in ${l.traffic}: ${r.stderr.trim()}`);
+  return parseTrafficListing(l, r.code === 0 ? r.stdout : "");
+}
+
+/** find -printf '%P\\t%l\\0' output of traffic/ as TrafficLinks. Pure. */
+export function parseTrafficListing(l: Layout, listing: string): TrafficLinks {
+  const found = new Map<string, string>();
+  for (const entry of listing.split("\0")) {
+    const tab = entry.indexOf("\t");
+    if (tab > 0) found.set(entry.slice(0, tab), entry.slice(tab + 1));
+  }
+  const at = (path: string) => found.get(posix.relative(l.traffic, path)) ?? null;
+  return {
+    live: at(l.liveLink),
+    previous: at(l.previousLink),
+    canary: at(l.canaryLink),
+    liveStatic: at(l.liveStatic),
+    previousStatic: at(l.previousStatic),
+    canaryStatic: at(l.canaryStatic),
+    buckets: Array.from({ length: BUCKET_COUNT }, (_, i) => at(bucketLink(l, i))),
   };
 }
 
@@ -100,7 +128,7 @@ async function readBucketLinks(host: Host, l: Layout): Promise<(string | null)[]
 }
 
 /** Runs the ops in order; consecutive link moves share one round trip (one command over SSH). */
-async function execute(host: Host, ops: readonly LinkOp[]): Promise<void> {
+export async function applyLinkOps(host: Host, ops: readonly LinkOp[]): Promise<void> {
   let batch: { target: string; linkPath: string }[] = [];
   const flush = async () => {
     await host.symlinksAtomic(batch);

@@ -173,7 +173,7 @@ describe("a failed post-switch check", () => {
     expect(before.state.previous).toBeTruthy();
     const r = await depl(["-c", config, "promote", broken]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(new RegExp(`after switching to ${broken.replace(/\./g, "\\.")}, nginx served .*; switched back to ${v1.replace(/\./g, "\\.")}`));
+    expect(r.stderr).toMatch(new RegExp(`after switching to ${broken.replace(/\./g, "\\.")}, nginx served .*; switched back to the links it had; ${v1.replace(/\./g, "\\.")} stays live`));
     expect((await live()).version).toBe(v1);
     expect(traffic()).toMatchObject({ live: v1, previous: before.state.previous });
     expect(links()).toBe(before.links);

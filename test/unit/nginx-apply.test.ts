@@ -53,6 +53,7 @@ class FakeHost implements Host {
   async mkdirp(): Promise<void> {}
   async symlinkAtomic(): Promise<void> {}
   async symlinksAtomic(): Promise<void> {}
+  async reconnect(): Promise<void> {}
   async stageSymlinks(): Promise<never> {
     throw new Error("not used by nginx apply");
   }
