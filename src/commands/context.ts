@@ -5,7 +5,7 @@ import type { Host } from "../host/host.js";
 import { layout, type Layout } from "../naming/layout.js";
 import { parseSecretsFile, type Secret } from "../config/secret.js";
 import { ConfigError, DeplError, UsageError, quote } from "../errors.js";
-import { hostName, type HostConfig } from "../config/schema.js";
+import { hostName, hostRoles, type HostConfig } from "../config/schema.js";
 import { fanOut, prefixFor, reasonOf, summaryLines } from "../host/fanout.js";
 import type { OnHost } from "../release/on-host.js";
 import { readFileSync } from "node:fs";
@@ -114,7 +114,14 @@ export function selectHosts(hosts: readonly HostConfig[], names: string | undefi
 
 /** What an operation on one host needs, for each of the context's hosts; progress lines start with the host's name. */
 export function hostArgs(ctx: Context): OnHost[] {
-  return ctx.hosts.map((host) => ({ config: ctx.config, layout: ctx.layout, host, actor: ctx.actor, say: (m: string) => ctx.say(prefixFor(host.name)(m)) }));
+  return ctx.hosts.map((host, i) => ({
+    config: ctx.config,
+    layout: ctx.layout,
+    host,
+    actor: ctx.actor,
+    say: (m: string) => ctx.say(prefixFor(host.name)(m)),
+    roles: ctx.hostConfigs[i] === undefined ? undefined : hostRoles(ctx.hostConfigs[i]!),
+  }));
 }
 
 /**

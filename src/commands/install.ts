@@ -31,7 +31,7 @@ export async function installOn(ctx: Context, on: OnHost, version: string, o: In
     await shipImage(host, ref, localId, say);
   });
   await step("install", async () => {
-    const args = { config: ctx.config, layout: ctx.layout, host, version, actor: ctx.actor, say, secrets: ctx.secrets };
+    const args = { ...on, version, secrets: ctx.secrets };
     await installRelease({ ...args, keepUntil: o.keepUntil, alias: o.alias ?? null });
     if (o.alias) await replaceBranchRelease(args, o.alias, version);
   });

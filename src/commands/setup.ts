@@ -4,18 +4,21 @@ import type { Host } from "../host/host.js";
 import { applySite } from "../nginx/apply.js";
 import { ensureTrafficDirs } from "../switch/traffic.js";
 import { UsageError, quote } from "../errors.js";
+import { servesWeb } from "../release/on-host.js";
 import { onHosts, withContext, type Context, type GlobalOptions } from "./context.js";
 
 export const APPSERVER_PACKAGES = ["docker.io", "nginx", "supervisor", "curl", "ca-certificates"];
 
-export async function setupHost(ctx: Context, host: Host, say: (m: string) => void = ctx.say): Promise<void> {
+/** A worker-only host gets no nginx: docker and supervisord run its workers. */
+export async function setupHost(ctx: Context, host: Host, say: (m: string) => void = ctx.say, web = true): Promise<void> {
   const { layout: l } = ctx;
   say(`${host.name}: packages`);
-  await runScript(host, "install-packages.sh", APPSERVER_PACKAGES, say);
+  await runScript(host, "install-packages.sh", web ? APPSERVER_PACKAGES : APPSERVER_PACKAGES.filter((p) => p !== "nginx"), say);
   say(`${host.name}: services`);
-  await runScript(host, "services.sh", ["start", "docker", "nginx", "supervisor"], say);
+  await runScript(host, "services.sh", ["start", "docker", ...(web ? ["nginx"] : []), "supervisor"], say);
   await host.run(["install", "-d", "-m", "0755", ...appDirs(l)]);
   await ensureTrafficDirs(host, l);
+  if (!web) return;
   say(`${host.name}: nginx site for ${ctx.config.domain}`);
   await applySite(host, ctx.config);
 }
@@ -33,7 +36,7 @@ export async function setup(g: GlobalOptions): Promise<void> {
   const adHoc = g.host !== undefined && g.host.includes("@");
   const override = adHoc ? { hosts: [parseHostArg(g.host!)] } : {};
   await withContext({ ...g, host: adHoc ? undefined : g.host }, { override }, async (ctx) => {
-    await onHosts(ctx, "setup", (a) => setupHost(ctx, a.host, a.say));
+    await onHosts(ctx, "setup", (a) => setupHost(ctx, a.host, a.say, servesWeb(a)));
     ctx.say(`set up: ${ctx.hosts.map((h) => h.name).join(", ")}`);
   });
 }

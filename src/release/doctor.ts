@@ -9,7 +9,7 @@ import { roleOf, type Role } from "./inventory.js";
 import { programName } from "../naming/layout.js";
 import { describeLock, isStale, readLock } from "./lock.js";
 import { readRelease } from "./metadata.js";
-import type { OnHost } from "./on-host.js";
+import { runsWorkers, servesWeb, type OnHost } from "./on-host.js";
 
 // `depl doctor`: compares a host with what depl recorded (services, site,
 // traffic links, each installed release's programs and routes), repairs
@@ -76,12 +76,13 @@ export async function doctorHost(a: OnHost, o: DoctorOptions): Promise<Finding[]
   };
 
   // 1. Services. Everything below needs them.
+  const web = servesWeb(a);
   const down: Service[] = [];
-  for (const s of SERVICES) {
+  for (const s of SERVICES.filter((s) => web || s !== "nginx")) {
     const r = await host.run(serviceProbe(s), { allowFailure: true });
     if (r.code !== 0) down.push(s);
   }
-  if (down.length === 0) note("services", "ok", "docker, nginx and supervisord answer");
+  if (down.length === 0) note("services", "ok", web ? "docker, nginx and supervisord answer" : "docker and supervisord answer (a worker-only host)");
   else if (o.dryRun) note("services", "broken", `not answering: ${down.join(", ")}`);
   else {
     await runScript(host, "services.sh", ["start", ...down], a.say).catch(() => undefined);
@@ -99,21 +100,8 @@ export async function doctorHost(a: OnHost, o: DoctorOptions): Promise<Finding[]
   const lock = await readLock(host, l);
   if (lock) note("lock", isStale(lock) ? "warning" : "ok", describeLock(lock, isStale(lock)));
 
-  // 3. The nginx site and the traffic directories.
-  const files = siteFiles(config, await detectSiteHost(host));
-  let inSync = true;
-  for (const f of [files.site, files.include, files.http]) if ((await host.readFile(f.path)) !== f.text) inSync = false;
-  if (inSync) note("nginx site", "ok", files.site.path);
-  else if (o.dryRun) note("nginx site", "broken", `${files.site.path} differs from depl.yml's rendering (or is missing)`);
-  else {
-    try {
-      await ensureTrafficDirs(host, l);
-      await applySite(host, config);
-      note("nginx site", "fixed", `rewrote and reloaded ${files.site.path}`);
-    } catch (e) {
-      note("nginx site", "broken", (e as Error).message);
-    }
-  }
+  // 3. The nginx site and the traffic directories (a worker-only host has no site).
+  if (web) await checkSite(a, o, note);
 
   // 4. Releases: programs, health, preview routes.
   const traffic = await readTraffic(host, l);
@@ -135,8 +123,10 @@ export async function doctorHost(a: OnHost, o: DoctorOptions): Promise<Finding[]
     }
     const role = roleOf(version, traffic);
     for (const process of expectedRunning(config.processes, role)) {
+      if (process === "web" ? !web : !runsWorkers(a)) continue;
       await checkProgram(a, o, note, version, process);
     }
+    if (!web) continue;
     const routed = (await host.readlink(l.versionLink(version))) === versionTarget(version);
     if (routed) continue;
     if (o.dryRun) note(`route ${version}`, "broken", `${l.versionLink(version)} is missing: the preview answers 404`);
@@ -152,6 +142,24 @@ export async function doctorHost(a: OnHost, o: DoctorOptions): Promise<Finding[]
 }
 
 type Note = (check: string, status: FindingStatus, detail: string) => void;
+
+async function checkSite(a: OnHost, o: DoctorOptions, note: Note): Promise<void> {
+  const { host, layout: l, config } = a;
+  const files = siteFiles(config, await detectSiteHost(host));
+  let inSync = true;
+  for (const f of [files.site, files.include, files.http]) if ((await host.readFile(f.path)) !== f.text) inSync = false;
+  if (inSync) note("nginx site", "ok", files.site.path);
+  else if (o.dryRun) note("nginx site", "broken", `${files.site.path} differs from depl.yml's rendering (or is missing)`);
+  else {
+    try {
+      await ensureTrafficDirs(host, l);
+      await applySite(host, config);
+      note("nginx site", "fixed", `rewrote and reloaded ${files.site.path}`);
+    } catch (e) {
+      note("nginx site", "broken", (e as Error).message);
+    }
+  }
+}
 
 async function checkProgram(a: OnHost, o: DoctorOptions, note: Note, version: string, process: string): Promise<void> {
   const { host, layout: l, config } = a;

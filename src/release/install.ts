@@ -19,7 +19,7 @@ import { audit } from "./audit.js";
 import { waitHealthy } from "./health.js";
 import { appDirs, programName, type Layout } from "../naming/layout.js";
 import { readRelease, updateRelease, writeRelease, type ReleaseMeta } from "./metadata.js";
-import type { OnHost } from "./on-host.js";
+import { runsWorkers, servesWeb, type OnHost } from "./on-host.js";
 import { assertVersion } from "../naming/version.js";
 import { runSteps, type Steps } from "./steps.js";
 import { previewServedByNginx } from "./nginx-check.js";
@@ -137,11 +137,14 @@ async function undoInstall(a: InstallArgs, reason: string): Promise<void> {
  */
 async function ensureSite(a: InstallArgs): Promise<void> {
   const { host, layout: l, config } = a;
-  const probe = 'for t in docker nginx supervisorctl curl; do PATH="$PATH:/usr/sbin:/sbin" command -v "$t" >/dev/null 2>&1 || echo "$t"; done';
+  const tools = servesWeb(a) ? "docker nginx supervisorctl curl" : "docker supervisorctl";
+  const probe = `for t in ${tools}; do PATH="$PATH:/usr/sbin:/sbin" command -v "$t" >/dev/null 2>&1 || echo "$t"; done`;
   const missing = (await host.run(["sh", "-c", probe])).stdout.split("\n").filter(Boolean);
   if (missing.length) throw new DeplError(`${host.name}: ${missing.join(", ")} not found: run depl setup first (it installs and starts docker, nginx and supervisord)`);
   await host.run(["install", "-d", "-m", "0755", ...appDirs(l)]);
+  // A worker-only host keeps traffic links too: they record which release is live (its workers run).
   await ensureTrafficDirs(host, l);
+  if (!servesWeb(a)) return;
   const r = await applySite(host, config);
   if (r.changed) a.say(`${host.name}: nginx site for ${config.domain} written${r.reloaded ? " and loaded" : " (nginx is not running: run depl setup)"}`);
 }
@@ -158,7 +161,8 @@ async function startRelease(a: InstallArgs, imageId: string, gid: number, s: Ste
     throw new InstallFailed(`${host.name}: version ${version} ${reason}${detail ? `\n${detail}` : ""}`);
   };
 
-  const files = await copyStatic(host, config, l, version, imageId);
+  const web = servesWeb(a);
+  const files = web ? await copyStatic(host, config, l, version, imageId) : null;
   if (files !== null) a.say(`${host.name}: ${files} static files copied from ${config.static!.path} to ${l.staticDir(version)}`);
 
   s.boundary("recorded");
@@ -166,6 +170,48 @@ async function startRelease(a: InstallArgs, imageId: string, gid: number, s: Ste
   if (preInstall) await fail(preInstall.reason, preInstall.output);
 
   s.boundary("pre_install");
+  if (web) await startWeb(a, proc, program, fail, s);
+  else s.boundary("started");
+  s.boundary("healthy");
+  // Live-only workers run in the live release alone (a re-install of the live version starts them).
+  const live = (await readTraffic(host, l)).live === version;
+  for (const [name, spec] of runsWorkers(a) ? Object.entries(config.processes) : []) {
+    const worker = programName(config.app, version, name);
+    const run = workerRuns(spec, live);
+    await installProcess(host, l, config, version, name, workerRunArgv(proc, name), run);
+    if (!run) {
+      a.say(`${host.name}: installed ${worker}, stopped: it runs only in the live release`);
+      continue;
+    }
+    const state = await waitRunning(host, worker, 15_000);
+    if (state !== "RUNNING") await fail(`worker ${name} did not stay up under supervisord (${state})`, await logTail(host, l.processLog(version, name)));
+    a.say(`${host.name}: started ${worker}`);
+  }
+
+  s.boundary("workers");
+  const postInstall = await runReleaseHook(host, proc, "post_install", a.say);
+  if (postInstall) await fail(postInstall.reason, postInstall.output);
+
+  s.boundary("post_install");
+  if (web) {
+    await routeVersion(host, l, version);
+    s.boundary("routed");
+    // What users will open: the preview URL through nginx must answer from this version.
+    const seen = await previewServedByNginx(host, config, version);
+    if (!seen.ok) await fail("is not served at its preview URL", seen.detail);
+  } else s.boundary("routed");
+  const done = await updateRelease(host, l, version, {
+    state: "installed",
+    installed_at: new Date().toISOString(),
+    installed_by: a.actor,
+  });
+  await audit(host, l, { actor: a.actor, action: "install", version, result: "ok" });
+  return done;
+}
+
+/** The web process: started under supervisord, healthy over its socket, and still up after startsecs. */
+async function startWeb(a: InstallArgs, proc: Parameters<typeof dockerRunArgv>[0], program: string, fail: (reason: string, detail: string) => Promise<never>, s: Steps): Promise<void> {
+  const { config, layout: l, host, version } = a;
   await installProcess(host, l, config, version, "web", dockerRunArgv(proc));
   s.boundary("started");
   a.say(`${host.name}: started ${program} under supervisord; health check ${config.health.path} over ${l.socket(version)}`);
@@ -188,40 +234,6 @@ async function startRelease(a: InstallArgs, imageId: string, gid: number, s: Ste
   if (settled !== "RUNNING") {
     await fail(`did not stay up under supervisord (${settled})`, await logTail(host, l.processLog(version, "web")));
   }
-
-  s.boundary("healthy");
-  // Live-only workers run in the live release alone (a re-install of the live version starts them).
-  const live = (await readTraffic(host, l)).live === version;
-  for (const [name, spec] of Object.entries(config.processes)) {
-    const worker = programName(config.app, version, name);
-    const run = workerRuns(spec, live);
-    await installProcess(host, l, config, version, name, workerRunArgv(proc, name), run);
-    if (!run) {
-      a.say(`${host.name}: installed ${worker}, stopped: it runs only in the live release`);
-      continue;
-    }
-    const state = await waitRunning(host, worker, 15_000);
-    if (state !== "RUNNING") await fail(`worker ${name} did not stay up under supervisord (${state})`, await logTail(host, l.processLog(version, name)));
-    a.say(`${host.name}: started ${worker}`);
-  }
-
-  s.boundary("workers");
-  const postInstall = await runReleaseHook(host, proc, "post_install", a.say);
-  if (postInstall) await fail(postInstall.reason, postInstall.output);
-
-  s.boundary("post_install");
-  await routeVersion(host, l, version);
-  s.boundary("routed");
-  // What users will open: the preview URL through nginx must answer from this version.
-  const seen = await previewServedByNginx(host, config, version);
-  if (!seen.ok) await fail("is not served at its preview URL", seen.detail);
-  const done = await updateRelease(host, l, version, {
-    state: "installed",
-    installed_at: new Date().toISOString(),
-    installed_by: a.actor,
-  });
-  await audit(host, l, { actor: a.actor, action: "install", version, result: "ok" });
-  return done;
 }
 
 /**
@@ -230,6 +242,11 @@ async function startRelease(a: InstallArgs, imageId: string, gid: number, s: Ste
  */
 async function alreadyServing(a: InstallArgs, program: string, meta: ReleaseMeta): Promise<boolean> {
   const { host, layout: l, config, version } = a;
+  if (meta.state === "installed" && !servesWeb(a)) {
+    a.say(`${host.name}: ${version} is already installed (workers only)`);
+    await setLiveWorkers(a, version, (await readTraffic(host, l)).live === version);
+    return true;
+  }
   if (meta.state !== "installed" || (await programState(host, program)) !== "RUNNING") return false;
   const h = await waitHealthy(host, { socketPath: l.socket(version), path: config.health.path, hostHeader: config.domain, timeoutMs: 5000, concurrency: 1 });
   if (!h.ok) return false;

@@ -9,4 +9,16 @@ export interface OnHost {
   host: Host;
   actor: string;
   say: (m: string) => void;
+  /** What the host does (depl.yml hosts[].roles); absent: both. */
+  roles?: readonly ("web" | "worker")[];
+}
+
+/** Serves the app's traffic: web process, nginx, previews. */
+export function servesWeb(a: Pick<OnHost, "roles">): boolean {
+  return a.roles?.includes("web") ?? true;
+}
+
+/** Runs the app's workers (config `processes`). */
+export function runsWorkers(a: Pick<OnHost, "roles">): boolean {
+  return a.roles?.includes("worker") ?? true;
 }

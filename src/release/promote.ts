@@ -7,7 +7,7 @@ import { describeSkew, switchFleet, type FleetSwitch } from "./fleet.js";
 import { audit } from "./audit.js";
 import { waitHealthy } from "./health.js";
 import { programName } from "../naming/layout.js";
-import type { OnHost } from "./on-host.js";
+import { servesWeb, type OnHost } from "./on-host.js";
 import { readRelease } from "./metadata.js";
 import { versionServedByNginx } from "./nginx-check.js";
 import { assertVersion } from "../naming/version.js";
@@ -21,6 +21,7 @@ export async function assertServable(a: OnHost, version: string): Promise<void> 
   const meta = await readRelease(host, l, version);
   if (!meta) throw new DeplError(`${host.name}: version ${version} is not installed (depl list shows what is)`);
   if (meta.state !== "installed") throw new DeplError(`${host.name}: version ${version} is ${meta.state}, not installed: only a healthy installed version can take traffic`);
+  if (!servesWeb(a)) return; // a worker-only host: no web process to check
   const program = programName(config.app, version);
   const state = await programState(host, program);
   if (state !== "RUNNING") throw new DeplError(`${host.name}: version ${version} is not running (supervisord: ${state})`);
@@ -114,6 +115,7 @@ export async function promote(hosts: readonly OnHost[], target: (a: OnHost) => s
       action,
       plan: async (a, links) => ({ ops: planSetLive(a.layout, links, target(a)) }),
       verify: async (a) => {
+        if (!servesWeb(a)) return;
         const check = await versionServedByNginx(a.host, a.config);
         if (check.status !== 200 || check.version !== target(a)) {
           throw new Error(`after switching to ${target(a)}, nginx served ${check.version ?? "no version"} with status ${check.status || "none"}`);
