@@ -45,11 +45,10 @@ async function saveState(a: OnHost) {
 async function onEach<T>(hosts: readonly OnHost[], fn: (a: OnHost, i: number) => Promise<T>, then: string): Promise<T[]> {
   const out = await fanOut(hosts.map((a, i) => ({ name: a.host.name, a, i })), ({ a, i }) => fn(a, i), hosts.length);
   const bad = out.filter((o) => !o.ok);
-  if (bad.length === 1 && hosts.length === 1) {
-    const e = bad[0]!.error!;
-    if (e instanceof UsageError) throw e;
-    throw new DeplError(`${e.message}${then ? `; ${then}` : ""}`);
-  }
+  // A usage error (a canary of the live version...) is the same on every host: exit 2, said once.
+  const usage = bad.find((o) => o.error instanceof UsageError);
+  if (usage) throw usage.error!;
+  if (bad.length === 1 && hosts.length === 1) throw new DeplError(`${bad[0]!.error!.message}${then ? `; ${then}` : ""}`);
   if (bad.length) throw new DeplError(`${bad.map((o) => `${o.host}: ${reasonOf(o.host, o.error!)}`).join("; ")}${then ? `; ${then}` : ""}`);
   return out.map((o) => o.value as T);
 }
