@@ -59,6 +59,16 @@ export default defineConfig({
         },
       },
       {
+        // Several app servers: containers with their own sshd, dockerd, nginx and supervisord.
+        test: {
+          name: "hosts",
+          include: ["test/hosts/**/*.test.ts"],
+          testTimeout: 900_000,
+          hookTimeout: 900_000,
+          fileParallelism: false,
+        },
+      },
+      {
         test: {
           name: "browser",
           include: ["test/browser/**/*.test.ts"],

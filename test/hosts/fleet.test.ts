@@ -1,0 +1,189 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { depl, type CliResult } from "../helpers/cli.js";
+import { get } from "../helpers/http.js";
+import { startLoad, type LoadResult } from "../helpers/load.js";
+import { onTestHost, startTestFleet, type TestFleet } from "./harness.js";
+
+// Several app servers, end to end: three containers that are whole machines
+// to depl (sshd, dockerd, nginx, supervisord), web3 only through a jump host.
+
+const APP = "fleet";
+const DOMAIN = "fleet.localhost";
+let fleet: TestFleet;
+let config: string;
+let v1 = "";
+let v2 = "";
+
+function writeConfig(name: string, hostsYaml: string, extra = ""): string {
+  const file = join(fleet.dir, name);
+  writeFileSync(
+    file,
+    `app: ${APP}\ndomain: ${DOMAIN}\nroot: /srv/depl-fleet\nrun: { wsgi: "testapp.app:application", workers: 1, threads: 4 }\n` +
+      `build: { context: ${join(import.meta.dirname, "../../testapp")} }\nhosts: ${hostsYaml}\n${extra}`,
+  );
+  return file;
+}
+
+const stateDir = mkdtempSync(join(tmpdir(), "depl-state-"));
+const run = (args: string[], env: Record<string, string> = {}) => depl(["-c", config, ...args], { env: { DEPL_STATE_DIR: stateDir, ...env } });
+const ok = (r: CliResult) => {
+  expect(r.code, r.stderr).toBe(0);
+  return r;
+};
+const liveOn = async (port: number) => (await get(port, DOMAIN, "/health")).headers["x-depl-version"];
+const lives = () => Promise.all(fleet.hosts.map((h) => liveOn(h.httpPort)));
+
+beforeAll(async () => {
+  fleet = await startTestFleet({ prefix: "depl-th", basePort: 22300 });
+  config = writeConfig("depl.yml", fleet.hostsYaml());
+  const s = ok(await run(["setup"]));
+  expect(s.stderr).toMatch(/setup: web3 +ok/);
+}, 600_000);
+
+afterAll(() => fleet?.stop());
+
+describe("several hosts over SSH", () => {
+  it("buildinst ships the image and installs it on every host, in parallel", async () => {
+    const r = ok(await run(["buildinst", "--json"]));
+    v1 = (JSON.parse(r.stdout.trim().split("\n").pop()!) as { version: string }).version;
+    for (const h of ["web1", "web2", "web3"]) expect(r.stderr).toMatch(new RegExp(`install ${v1}: ${h} +ok`));
+    expect(r.stderr).toMatch(/^web3: started /m);
+    // Every host's preview through its own nginx.
+    for (const h of fleet.hosts) {
+      const p = await get(h.httpPort, `${v1}.${DOMAIN}`, "/health");
+      expect([h.name, p.status, p.headers["x-depl-version"]]).toEqual([h.name, 200, v1]);
+    }
+    v2 = (JSON.parse(ok(await run(["buildinst", "--json"])).stdout.trim().split("\n").pop()!) as { version: string }).version;
+  });
+
+  it("promote switches all three at once and reports the spread of the renames", async () => {
+    ok(await run(["promote", v1]));
+    const r = ok(await run(["promote", v2, "--json"]));
+    const out = JSON.parse(r.stdout) as { rename_skew_ms: number; renamed_at: Record<string, number>; versions: Record<string, string> };
+    expect(Object.keys(out.renamed_at).sort()).toEqual(["web1", "web2", "web3"]);
+    expect(out.versions).toEqual({ web1: v2, web2: v2, web3: v2 });
+    expect(out.rename_skew_ms).toBeGreaterThanOrEqual(0);
+    expect(await lives()).toEqual([v2, v2, v2]);
+    const h = ok(await run(["history", "--json"]));
+    const last = (JSON.parse(h.stdout) as { host: string; action: string; version: string; result: string }[]).slice(-3);
+    expect(last.map((e) => [e.host, e.action, e.version, e.result]).sort()).toEqual(["web1", "web2", "web3"].map((n) => [n, "promote", v2, "ok"]));
+  });
+
+  it("with one host's release stopped, promote switches none and names that host", async () => {
+    onTestHost(fleet.hosts[1]!, "supervisorctl", "stop", `${APP}-${v1}`);
+    try {
+      const r = await run(["promote", v1]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(new RegExp(`web2: version ${v1.replace(/\./g, "\\.")} is not running \\(supervisord: STOPPED\\); nothing was changed`));
+      expect(await lives()).toEqual([v2, v2, v2]);
+    } finally {
+      onTestHost(fleet.hosts[1]!, "supervisorctl", "start", `${APP}-${v1}`);
+    }
+  });
+
+  it("a host that drops its connection after its rename is switched back with the others", async () => {
+    const r = await run(["promote", v1], { DEPL_FAULT_DROP: "web3" });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/promote failed on web3 \(connection lost after the rename.*\); every host is switched back to the links it had/);
+    expect(await lives()).toEqual([v2, v2, v2]);
+    // The record agrees with the links on every host (depl list reads them back).
+    const state = fleet.hosts.map((h) => JSON.parse(onTestHost(h, "cat", `/srv/depl-fleet/${APP}/state.json`)) as { live: string; previous: string });
+    expect(state.map((s) => [s.live, s.previous])).toEqual(Array(3).fill([v2, v1]));
+  });
+
+  it("canary and rollback across all hosts", async () => {
+    ok(await run(["canary", v1, "10%"]));
+    for (const h of fleet.hosts) {
+      expect((await get(h.httpPort, DOMAIN, "/health", { cookie: "depl_bucket=05" })).headers["x-depl-version"]).toBe(v1);
+      expect((await get(h.httpPort, DOMAIN, "/health", { cookie: "depl_bucket=50" })).headers["x-depl-version"]).toBe(v2);
+    }
+    ok(await run(["canary", "--stop"]));
+    for (const h of fleet.hosts) expect((await get(h.httpPort, DOMAIN, "/health", { cookie: "depl_bucket=05" })).headers["x-depl-version"]).toBe(v2);
+    const r = ok(await run(["rollback"]));
+    expect(r.stdout).toMatch(new RegExp(`Rolled back: version ${v1.replace(/\./g, "\\.")} is live \\(renames [\\d.]+ ms apart on 3 hosts\\)`));
+    expect(await lives()).toEqual([v1, v1, v1]);
+  });
+
+  it("under load on all three hosts, 30 switches fail no request", async () => {
+    const loads = fleet.hosts.map((h) => startLoad({ host: DOMAIN, port: h.httpPort, path: "/health", connections: 4, maxSeconds: 240, keepAlive: false }));
+    const skews: number[] = [];
+    let target = v2;
+    for (let i = 0; i < 30; i++) {
+      const r = ok(await run(["promote", target, "--json"]));
+      skews.push((JSON.parse(r.stdout) as { rename_skew_ms: number }).rename_skew_ms);
+      target = target === v1 ? v2 : v1;
+    }
+    const results: LoadResult[] = await Promise.all(loads.map((l) => l.stop()));
+    const requests = results.reduce((n, r) => n + r.requests, 0);
+    const failed = results.reduce((n, r) => n + r.failed, 0);
+    skews.sort((a, b) => a - b);
+    console.log(`hosts: 30 promotes on 3 hosts under load: ${requests} requests, ${failed} failed; rename skew median ${skews[15]!.toFixed(1)} ms, max ${skews[29]!.toFixed(1)} ms`);
+    expect(requests).toBeGreaterThan(300);
+    expect({ failed, failures: results.map((r) => r.failures) }).toEqual({ failed: 0, failures: [{}, {}, {}] });
+  });
+
+  it("exec, logs, list and stats work across hosts; --host narrows", async () => {
+    const e = ok(await run(["exec", v1, "--", "sh", "-c", "echo $DEPL_VERSION"]));
+    expect(e.stdout.split("\n").filter(Boolean).sort()).toEqual(["web1", "web2", "web3"].map((h) => `${h}: ${v1}`));
+    const one = ok(await run(["--host", "web2", "exec", v1, "--", "sh", "-c", "exit 0"]));
+    expect(one.stderr).not.toMatch(/web1/);
+    const l = ok(await run(["list", "--json"]));
+    const rows = JSON.parse(l.stdout) as { host: string; version: string }[];
+    expect(new Set(rows.map((r) => r.host))).toEqual(new Set(["web1", "web2", "web3"]));
+    const logs = ok(await run(["logs", v1, "-n", "2"]));
+    expect(logs.stdout).toMatch(/^web3: /m);
+    const s = ok(await run(["stats", "--since", "1h", "--json"]));
+    const stats = JSON.parse(s.stdout) as { versions: { version: string; requests: number }[]; hosts: Record<string, { requests: number }[]> };
+    const total = stats.versions.reduce((n, v) => n + v.requests, 0);
+    const perHost = Object.values(stats.hosts).map((vs) => vs.reduce((n, v) => n + v.requests, 0));
+    expect(perHost).toHaveLength(3);
+    expect(perHost.reduce((a, b) => a + b, 0)).toBe(total);
+    const bad = await run(["--host", "web9", "list"]);
+    expect([bad.code, bad.stderr.trim()]).toEqual([2, 'depl: unknown host "web9" in --host: the config\'s hosts are web1, web2, web3']);
+  });
+
+  it("refuses a host whose key is unknown or changed, saying how to trust it", async () => {
+    const file = join(fleet.dir, "known_hosts_wrong");
+    const other = onTestHost(fleet.hosts[0]!, "cat", "/etc/ssh/ssh_host_ed25519_key.pub").split(/\s+/).slice(0, 2).join(" ");
+    writeFileSync(file, `[127.0.0.1]:22301 ${other}\n`); // web1's key under web2's name
+    const web2 = { ...fleet.hosts[1]!.config, known_hosts: file };
+    const changed = await depl(["-c", writeConfig("wrongkey.yml", JSON.stringify([web2])), "list"]);
+    expect(changed.code).toBe(1);
+    expect(changed.stderr).toMatch(/host key check against .*known_hosts_wrong failed/);
+    writeFileSync(file, "");
+    const unknown = await depl(["-c", writeConfig("nokey.yml", JSON.stringify([web2])), "list"]);
+    expect(unknown.stderr).toMatch(/no host key for \[127\.0\.0\.1\]:22301 in .*; check the server's fingerprint, then add it \(ssh-keyscan -p 22301 127\.0\.0\.1\)/);
+  });
+});
+
+describe("roles and destinations", () => {
+  it("a worker-only host runs the workers and no web; a staging destination deploys only its hosts", async () => {
+    const [web1, web2] = fleet.hosts;
+    const hosts = JSON.stringify([{ ...web1!.config, roles: ["web"] }, { ...web2!.config, roles: ["worker"] }]);
+    const extra =
+      `processes: { worker: ["/app/venv/bin/python", "-m", "testapp.worker"] }\nshared: { data: /app/data }\nenv: { TESTAPP_SHARED: /app/data }\n` +
+      `destinations:\n  staging: { domain: staging.${DOMAIN}, hosts: [${JSON.stringify({ ...web1!.config })}] }\n  production: {}\n`;
+    const file = writeConfig("roles.yml", hosts, extra);
+    const noDest = await depl(["-c", file, "--wait", "60", "list"]);
+    expect([noDest.code, noDest.stderr.trim()]).toEqual([2, `depl: ${file} defines destinations (staging, production): choose one with -d/--destination`]);
+    const prod = (args: string[]) => depl(["-c", file, "--wait", "60", "-d", "production", ...args]);
+    ok(await prod(["setup"]));
+    const v = (JSON.parse(ok(await prod(["buildinst", "--json"])).stdout.trim().split("\n").pop()!) as { version: string }).version;
+    ok(await prod(["promote", v]));
+    const program = (p: string) => `${APP}-production-${v}${p ? `-${p}` : ""}`;
+    const status = (h: typeof web1) => onTestHost(h!, "sh", "-c", "supervisorctl status || true");
+    expect(status(web2)).toMatch(new RegExp(`${program("worker").replace(/\./g, "\\.")} +RUNNING`));
+    expect(status(web2)).not.toMatch(new RegExp(`${program("").replace(/\./g, "\\.")} `));
+    expect(onTestHost(web2!, "sh", "-c", `grep -rl ${DOMAIN} /etc/nginx/ || true`)).toBe("");
+    expect(status(web1)).not.toMatch(/worker +RUNNING/);
+    expect((await get(web1!.httpPort, DOMAIN, "/health")).headers["x-depl-version"]).toBe(v);
+    // staging: its own app name on its own host, nothing on web2.
+    ok(await depl(["-c", file, "--wait", "60", "-d", "staging", "setup"]));
+    const s = (JSON.parse(ok(await depl(["-c", file, "--wait", "60", "-d", "staging", "buildinst", "--json"])).stdout.trim().split("\n").pop()!) as { version: string }).version;
+    expect((await get(web1!.httpPort, `${s}.staging.${DOMAIN}`, "/health")).headers["x-depl-version"]).toBe(s);
+    expect(onTestHost(web2!, "sh", "-c", `ls /srv/depl-fleet`)).not.toMatch(/staging/);
+  });
+});
