@@ -1,4 +1,4 @@
-import type { Readable } from "node:stream";
+import type { Duplex, Readable } from "node:stream";
 
 export interface RunOptions {
   /** Data written to the command's standard input. */
@@ -51,6 +51,12 @@ export interface Host {
   remove(path: string): Promise<void>;
   /** Lists names in a directory; [] when it does not exist. */
   list(dir: string): Promise<string[]>;
+  /**
+   * A stream to a unix socket on that host (supervisord's, an app's): a
+   * net.Socket here, a channel of the existing SSH connection over SSH. The
+   * caller ends or destroys it. Rejects when nothing can be connected.
+   */
+  connectUnix(path: string): Promise<Duplex>;
   /** One HTTP GET over a unix socket on that host. */
   httpGetUnix(
     socketPath: string,

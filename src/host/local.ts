@@ -2,10 +2,12 @@ import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { lstat, mkdir, open, readFile, readdir, readlink, rename, rm, symlink, chmod } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { Readable } from "node:stream";
+import { connect } from "node:net";
+import { Readable, type Duplex } from "node:stream";
 import { CommandError } from "../errors.js";
 import { assertArgv, assertEnv, assertHttpGet, assertRemovable, exitCode } from "./checks.js";
 import type { Host, HttpResponse, RunOptions, RunResult } from "./host.js";
+import { connectWithin, HttpTimeoutError, httpOverStream } from "./http-stream.js";
 
 /** This machine: child processes (argv, never a shell) and node:fs. */
 export class LocalHost implements Host {
@@ -143,31 +145,31 @@ export class LocalHost implements Host {
     }
   }
 
+  connectUnix(path: string): Promise<Duplex> {
+    return new Promise((resolve, reject) => {
+      const socket = connect(path);
+      socket.once("error", reject);
+      socket.once("connect", () => {
+        socket.off("error", reject);
+        resolve(socket);
+      });
+    });
+  }
+
   async httpGetUnix(
     socketPath: string,
     path: string,
     opts: { host: string; timeoutMs: number },
   ): Promise<HttpResponse> {
     assertHttpGet(path, opts.host);
-    const { timeoutMs } = opts;
-    const { Client } = await import("undici");
-    const client = new Client("http://localhost", { socketPath, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+    const start = Date.now();
     try {
-      const res = await client.request({
-        method: "GET",
-        path,
-        headers: { host: opts.host },
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-      const body = await res.body.text();
-      const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers[k] = [v].flat().join(", ");
-      return { status: res.statusCode, headers, body };
+      const stream = await connectWithin(this.connectUnix(socketPath), opts.timeoutMs);
+      const timeoutMs = Math.max(1, opts.timeoutMs - (Date.now() - start));
+      return await httpOverStream(stream, { method: "GET", path, headers: { host: opts.host }, timeoutMs });
     } catch (err) {
-      const why = (err as Error).name === "TimeoutError" ? `timed out after ${timeoutMs} ms` : (err as Error).message;
+      const why = err instanceof HttpTimeoutError ? `timed out after ${opts.timeoutMs} ms` : (err as Error).message;
       throw new Error(`GET http://${opts.host}${path} via ${socketPath}: ${why}`, { cause: err });
-    } finally {
-      await client.destroy();
     }
   }
 

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { posix } from "node:path";
-import { Readable } from "node:stream";
+import { Readable, type Duplex } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
 import type { NodeSSH } from "node-ssh";
 import type { ClientChannel } from "ssh2";
@@ -8,6 +8,7 @@ import type { SshHostConfig } from "../config/schema.js";
 import { CommandError } from "../errors.js";
 import { assertArgv, assertEnv, assertHttpGet, assertRemovable, exitCode } from "./checks.js";
 import { CURL_TIMED_OUT, curlGetArgv, parseCurlResponse } from "./curl.js";
+import { connectWithin, HttpTimeoutError, httpOverStream } from "./http-stream.js";
 import type { Host, HttpResponse, RunOptions, RunResult } from "./host.js";
 import { shellQuote, shellQuoteWord } from "./shell.js";
 import { endSsh, openSsh, sshLabel } from "./ssh-connect.js";
@@ -20,13 +21,17 @@ const MISSING = 44;
 
 /**
  * A remote host over SSH (node-ssh / ssh2). Needs a POSIX sh, GNU coreutils
- * and findutils (mv -T, find -printf) and, for httpGetUnix, curl.
+ * and findutils (mv -T, find -printf). Unix sockets (supervisord's, the
+ * apps') are reached over the same connection (streamlocal forwarding, on by
+ * default in sshd); where sshd refuses it, httpGetUnix falls back to curl.
  */
 export class SshHost implements Host {
   readonly isLocal = false;
   private readonly slots = new Slots(MAX_CHANNELS);
   private lost: Error | undefined;
   private closed = false;
+  /** Why sshd refused a streamlocal channel, once it has. */
+  private noForwarding: string | undefined;
 
   private constructor(
     readonly name: string,
@@ -176,12 +181,47 @@ export class SshHost implements Host {
     return found;
   }
 
+  connectUnix(path: string): Promise<Duplex> {
+    const conn = this.ssh.connection;
+    if (!conn) return Promise.reject(this.lostError(`connect ${path}`));
+    if (this.noForwarding) return Promise.reject(new Error(`${this.name}: cannot connect to ${path}: ${this.noForwarding}`));
+    return new Promise((resolve, reject) => {
+      conn.openssh_forwardOutStreamLocal(path, (err: Error | undefined, channel: ClientChannel) => {
+        if (!err) return resolve(channel);
+        // "administratively prohibited": sshd's AllowStreamLocalForwarding/DisableForwarding; a missing socket is "open failed".
+        if (/prohibited/i.test(err.message)) this.noForwarding = `sshd refuses unix socket forwarding (${err.message}; AllowStreamLocalForwarding in sshd_config)`;
+        reject(new Error(`${this.name}: cannot connect to ${path}: ${this.noForwarding ?? err.message}`));
+      });
+    });
+  }
+
   async httpGetUnix(
     socketPath: string,
     path: string,
     opts: { host: string; timeoutMs: number },
   ): Promise<HttpResponse> {
     assertHttpGet(path, opts.host);
+    if (this.noForwarding) return this.curlGetUnix(socketPath, path, opts);
+    const start = Date.now();
+    let stream: Duplex;
+    try {
+      stream = await connectWithin(this.connectUnix(socketPath), opts.timeoutMs);
+    } catch (err) {
+      if (this.noForwarding) return this.curlGetUnix(socketPath, path, opts);
+      const why = err instanceof HttpTimeoutError ? `timed out after ${opts.timeoutMs} ms` : (err as Error).message.replace(`${this.name}: `, "");
+      throw new Error(`${this.name}: GET http://${opts.host}${path} via ${socketPath}: ${why}`, { cause: err });
+    }
+    try {
+      const timeoutMs = Math.max(1, opts.timeoutMs - (Date.now() - start));
+      return await httpOverStream(stream, { method: "GET", path, headers: { host: opts.host }, timeoutMs });
+    } catch (err) {
+      const why = err instanceof HttpTimeoutError ? `timed out after ${opts.timeoutMs} ms` : (err as Error).message;
+      throw new Error(`${this.name}: GET http://${opts.host}${path} via ${socketPath}: ${why}`, { cause: err });
+    }
+  }
+
+  /** The same GET through curl on the host, for an sshd that forwards no unix sockets. */
+  private async curlGetUnix(socketPath: string, path: string, opts: { host: string; timeoutMs: number }): Promise<HttpResponse> {
     const r = await this.run(curlGetArgv(socketPath, path, opts), { allowFailure: true });
     if (r.code !== 0) {
       const why = r.code === CURL_TIMED_OUT ? `timed out after ${opts.timeoutMs} ms` : `curl exited ${r.code}: ${r.stderr.trim()}`;

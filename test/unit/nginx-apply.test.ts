@@ -62,6 +62,9 @@ class FakeHost implements Host {
   async httpGetUnix(): Promise<never> {
     throw new Error("not used");
   }
+  async connectUnix(): Promise<never> {
+    throw new Error("not used");
+  }
   async close(): Promise<void> {}
 }
 
