@@ -14,6 +14,7 @@ import { connectHost } from "../../src/host/connect.js";
 import type { Host } from "../../src/host/host.js";
 import { SshHost } from "../../src/host/ssh.js";
 import { allProgramStates, programState } from "../../src/supervisor/ctl.js";
+import { oneRoundTripFileContract } from "../helpers/host-contract.js";
 
 // A real sshd of our own on 127.0.0.1 (config, keys and authorized_keys in a temp dir).
 
@@ -242,6 +243,13 @@ describe("SshHost files", () => {
     await expect(host.symlinksAtomic([{ target: "x", linkPath: join(dir, "no-dir", "l") }])).rejects.toBeInstanceOf(CommandError);
     await host.remove(d);
   });
+});
+
+describe("SshHost one-round-trip file operations", () => {
+  oneRoundTripFileContract(
+    () => host,
+    () => dir,
+  );
 });
 
 describe("SshHost.httpGetUnix", () => {
