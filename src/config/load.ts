@@ -1,9 +1,10 @@
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { parse } from "yaml";
 import { ZodError } from "zod";
 import { ConfigError, UsageError, quote } from "../errors.js";
 import { configSchema, type Config } from "./schema.js";
+import { parseYamlCached } from "./parse-cache.js";
+import { stateDir } from "../naming/state-dir.js";
 
 export interface LoadedConfig {
   config: Config;
@@ -97,7 +98,7 @@ export function loadConfig(path: string, override: Record<string, unknown> = {},
   }
   let raw: unknown;
   try {
-    raw = parse(text);
+    raw = parseYamlCached(abs, text, stateDir());
   } catch (e) {
     throw new ConfigError(`${path}: not valid YAML: ${(e as Error).message.split("\n")[0]}`);
   }

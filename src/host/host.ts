@@ -1,4 +1,4 @@
-import type { Readable } from "node:stream";
+import type { Duplex, Readable } from "node:stream";
 
 export interface RunOptions {
   /** Data written to the command's standard input. */
@@ -23,6 +23,12 @@ export interface StagedLinks {
   go(): Promise<number>;
   /** Removes the staged links: nothing was changed. Safe after go() failed, and twice. */
   cancel(): Promise<void>;
+}
+
+export interface FileStat {
+  name: string;
+  size: number;
+  mtimeMs: number;
 }
 
 export interface HttpResponse {
@@ -65,11 +71,37 @@ export interface Host {
   remove(path: string): Promise<void>;
   /** Lists names in a directory; [] when it does not exist. */
   list(dir: string): Promise<string[]>;
+  /** Every symlink directly in dir, name -> target, in one round trip; empty when dir does not exist. */
+  readlinks(dir: string): Promise<Map<string, string>>;
+  /** Name, size and mtime of the regular files directly in dir, in one round trip; [] when it does not exist. */
+  statFiles(dir: string): Promise<FileStat[]>;
+  /** Appends to the file (created if missing) with O_APPEND: a line is written whole. */
+  appendFile(path: string, content: string): Promise<void>;
+  /**
+   * Creates the file with O_EXCL: true when this call created it, false when
+   * it was there already; throws "cannot create <path>: <why>" otherwise.
+   */
+  createExclusive(path: string, content: string): Promise<boolean>;
+  /**
+   * A stream to a unix socket on that host (supervisord's, an app's): a
+   * net.Socket here, a channel of the existing SSH connection over SSH. The
+   * caller ends or destroys it. Rejects when nothing can be connected.
+   */
+  connectUnix(path: string): Promise<Duplex>;
   /** One HTTP GET over a unix socket on that host. */
   httpGetUnix(
     socketPath: string,
     path: string,
     opts: { host: string; timeoutMs: number },
+  ): Promise<HttpResponse>;
+  /**
+   * One HTTP GET to 127.0.0.1:port on that host (nginx, as a user on it would
+   * reach it). Rejects when there is no answer.
+   */
+  httpGetLoopback(
+    port: number,
+    path: string,
+    opts: { host: string; headers?: Record<string, string>; timeoutMs: number },
   ): Promise<HttpResponse>;
   close(): Promise<void>;
   /** A new connection in place of a lost or closed one (the same object works again); a local host has nothing to do. */

@@ -1,11 +1,13 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { lstat, mkdir, open, readFile, readdir, readlink, rename, rm, symlink, chmod } from "node:fs/promises";
+import { appendFile, lstat, mkdir, open, readFile, readdir, readlink, rename, rm, symlink, chmod, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { Readable } from "node:stream";
+import { connect, createConnection } from "node:net";
+import { Readable, type Duplex } from "node:stream";
 import { CommandError } from "../errors.js";
 import { assertArgv, assertEnv, assertHttpGet, assertRemovable, exitCode } from "./checks.js";
-import type { Host, HttpResponse, RunOptions, RunResult, StagedLinks } from "./host.js";
+import type { FileStat, Host, HttpResponse, RunOptions, RunResult, StagedLinks } from "./host.js";
+import { connectWithin, HttpTimeoutError, httpOverStream } from "./http-stream.js";
 
 /** This machine: child processes (argv, never a shell) and node:fs. */
 export class LocalHost implements Host {
@@ -172,37 +174,117 @@ export class LocalHost implements Host {
     }
   }
 
+  async readlinks(dir: string): Promise<Map<string, string>> {
+    const links = new Map<string, string>();
+    let entries;
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch (err) {
+      if (errno(err) === "ENOENT") return links;
+      throw err;
+    }
+    const found = await Promise.all(entries.filter((e) => e.isSymbolicLink()).map(async (e) => [e.name, await this.readlink(join(dir, e.name))] as const));
+    for (const [name, target] of found) if (target !== null) links.set(name, target);
+    return links;
+  }
+
+  async statFiles(dir: string): Promise<FileStat[]> {
+    let names;
+    try {
+      names = await readdir(dir);
+    } catch (err) {
+      if (errno(err) === "ENOENT") return [];
+      throw err;
+    }
+    const stats = await Promise.all(names.map((name) => lstat(join(dir, name)).then((st) => ({ name, st }), () => null)));
+    return stats.filter((x) => x !== null && x.st.isFile()).map((x) => ({ name: x!.name, size: x!.st.size, mtimeMs: Math.round(x!.st.mtimeMs) }));
+  }
+
+  async appendFile(path: string, content: string): Promise<void> {
+    await appendFile(path, content);
+  }
+
+  async createExclusive(path: string, content: string): Promise<boolean> {
+    try {
+      await writeFile(path, content, { flag: "wx" });
+      return true;
+    } catch (err) {
+      if (errno(err) === "EEXIST") return false;
+      throw new Error(`cannot create ${path}: ${strerror(err as NodeJS.ErrnoException)}`, { cause: err });
+    }
+  }
+
+  connectUnix(path: string): Promise<Duplex> {
+    return new Promise((resolve, reject) => {
+      const socket = connect(path);
+      socket.once("error", reject);
+      socket.once("connect", () => {
+        socket.off("error", reject);
+        resolve(socket);
+      });
+    });
+  }
+
   async httpGetUnix(
     socketPath: string,
     path: string,
     opts: { host: string; timeoutMs: number },
   ): Promise<HttpResponse> {
     assertHttpGet(path, opts.host);
-    const { timeoutMs } = opts;
-    const { Client } = await import("undici");
-    const client = new Client("http://localhost", { socketPath, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+    const start = Date.now();
     try {
-      const res = await client.request({
-        method: "GET",
-        path,
-        headers: { host: opts.host },
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-      const body = await res.body.text();
-      const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers[k] = [v].flat().join(", ");
-      return { status: res.statusCode, headers, body };
+      const stream = await connectWithin(this.connectUnix(socketPath), opts.timeoutMs);
+      const timeoutMs = Math.max(1, opts.timeoutMs - (Date.now() - start));
+      return await httpOverStream(stream, { method: "GET", path, headers: { host: opts.host }, timeoutMs });
     } catch (err) {
-      const why = (err as Error).name === "TimeoutError" ? `timed out after ${timeoutMs} ms` : (err as Error).message;
+      const why = err instanceof HttpTimeoutError ? `timed out after ${opts.timeoutMs} ms` : (err as Error).message;
       throw new Error(`GET http://${opts.host}${path} via ${socketPath}: ${why}`, { cause: err });
-    } finally {
-      await client.destroy();
+    }
+  }
+
+  async httpGetLoopback(
+    port: number,
+    path: string,
+    opts: { host: string; headers?: Record<string, string>; timeoutMs: number },
+  ): Promise<HttpResponse> {
+    assertHttpGet(path, opts.host);
+    const connecting = new Promise<Duplex>((resolve, reject) => {
+      const socket = createConnection(port, "127.0.0.1");
+      socket.once("error", reject);
+      socket.once("connect", () => {
+        socket.off("error", reject);
+        resolve(socket);
+      });
+    });
+    const url = `http://127.0.0.1:${port}${path}`;
+    try {
+      const stream = await connectWithin(connecting, opts.timeoutMs);
+      return await httpOverStream(stream, { method: "GET", path, headers: { ...opts.headers, host: opts.host }, timeoutMs: opts.timeoutMs });
+    } catch (err) {
+      const why = err instanceof HttpTimeoutError ? `timed out after ${opts.timeoutMs} ms` : (err as Error).message;
+      throw new Error(`GET ${url} (Host: ${opts.host}): ${why}`, { cause: err });
     }
   }
 
   async reconnect(): Promise<void> {}
 
   async close(): Promise<void> {}
+}
+
+const STRERROR: Record<string, string> = {
+  EACCES: "Permission denied",
+  EPERM: "Operation not permitted",
+  EROFS: "Read-only file system",
+  ENOENT: "No such file or directory",
+  ENOTDIR: "Not a directory",
+  EISDIR: "Is a directory",
+  ENOSPC: "No space left on device",
+  EDQUOT: "Disk quota exceeded",
+};
+
+/** The C library's words for an errno, as a shell would print them. */
+function strerror(err: NodeJS.ErrnoException): string {
+  return (err.code && STRERROR[err.code]) ?? err.message;
 }
 
 function errno(err: unknown): string | undefined {

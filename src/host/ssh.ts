@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { posix } from "node:path";
-import { Readable } from "node:stream";
+import { Readable, type Duplex } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
 import type { NodeSSH } from "node-ssh";
 import type { ClientChannel } from "ssh2";
@@ -8,7 +8,8 @@ import { hostName, type SshHostConfig } from "../config/schema.js";
 import { CommandError } from "../errors.js";
 import { assertArgv, assertEnv, assertHttpGet, assertRemovable, exitCode } from "./checks.js";
 import { CURL_TIMED_OUT, curlGetArgv, parseCurlResponse } from "./curl.js";
-import type { Host, HttpResponse, RunOptions, RunResult, StagedLinks } from "./host.js";
+import { connectWithin, HttpTimeoutError, httpOverStream } from "./http-stream.js";
+import type { FileStat, Host, HttpResponse, RunOptions, RunResult, StagedLinks } from "./host.js";
 import { shellQuote, shellQuoteWord } from "./shell.js";
 import { endSsh, openSsh } from "./ssh-connect.js";
 import { Slots } from "./slots.js";
@@ -20,13 +21,17 @@ const MISSING = 44;
 
 /**
  * A remote host over SSH (node-ssh / ssh2). Needs a POSIX sh, GNU coreutils
- * and findutils (mv -T, find -printf) and, for httpGetUnix, curl.
+ * and findutils (mv -T, find -printf). Unix sockets (supervisord's, the
+ * apps') are reached over the same connection (streamlocal forwarding, on by
+ * default in sshd); where sshd refuses it, httpGetUnix falls back to curl.
  */
 export class SshHost implements Host {
   readonly isLocal = false;
   private readonly slots = new Slots(MAX_CHANNELS);
   private lost: Error | undefined;
   private closed = false;
+  /** Why sshd refused a streamlocal channel, once it has. */
+  private noForwarding: string | undefined;
 
   private constructor(
     readonly name: string,
@@ -234,10 +239,58 @@ export class SshHost implements Host {
     return this.orMissing(r, ["find", dir], [], r.stdout.split("\0").filter(Boolean).sort());
   }
 
+  async readlinks(dir: string): Promise<Map<string, string>> {
+    const script = `[ -e "$1" ] || exit ${MISSING}; exec find -H "$1" -mindepth 1 -maxdepth 1 -type l -printf '%f\\t%l\\0'`;
+    const r = await this.sh(script, [dir], { allowFailure: true });
+    const links = new Map<string, string>();
+    for (const entry of this.orMissing(r, ["find", dir], "", r.stdout).split("\0")) {
+      const tab = entry.indexOf("\t");
+      if (tab > 0) links.set(entry.slice(0, tab), entry.slice(tab + 1));
+    }
+    return links;
+  }
+
+  async statFiles(dir: string): Promise<FileStat[]> {
+    const script = `[ -e "$1" ] || exit ${MISSING}; exec find -H "$1" -mindepth 1 -maxdepth 1 -type f -printf '%f\\t%s\\t%T@\\0'`;
+    const r = await this.sh(script, [dir], { allowFailure: true });
+    return this.orMissing(r, ["find", dir], "", r.stdout)
+      .split("\0")
+      .map((entry) => /^(.+)\t(\d+)\t([\d.]+)$/s.exec(entry))
+      .filter((m) => m !== null)
+      .map((m) => ({ name: m![1]!, size: Number(m![2]), mtimeMs: Math.round(Number(m![3]) * 1000) }));
+  }
+
+  async appendFile(path: string, content: string): Promise<void> {
+    await this.sh('cat >> "$1"', [path], { stdin: content });
+  }
+
+  async createExclusive(path: string, content: string): Promise<boolean> {
+    // noclobber: the shell opens with O_EXCL, so exactly one of two racers wins.
+    const r = await this.sh('set -C; cat > "$1" && exit 0; [ -e "$1" ] && exit 3; exit 1', [path], { stdin: content, allowFailure: true });
+    if (r.code === 0) return true;
+    if (r.code === 3) return false;
+    const why = (r.stderr || r.stdout).trim().replace(/^.*?: \d+: /, "") || `exit ${r.code}`;
+    throw new Error(why.startsWith("cannot create") ? why : `cannot create ${path}: ${why}`);
+  }
+
   private orMissing<T>(r: RunResult, argv: string[], missing: T, found: T): T {
     if (r.code === MISSING) return missing;
     if (r.code !== 0) throw new CommandError(this.name, argv, r.code, r.stdout, r.stderr);
     return found;
+  }
+
+  connectUnix(path: string): Promise<Duplex> {
+    const conn = this.ssh.connection;
+    if (!conn) return Promise.reject(this.lostError(`connect ${path}`));
+    if (this.noForwarding) return Promise.reject(new Error(`${this.name}: cannot connect to ${path}: ${this.noForwarding}`));
+    return new Promise((resolve, reject) => {
+      conn.openssh_forwardOutStreamLocal(path, (err: Error | undefined, channel: ClientChannel) => {
+        if (!err) return resolve(channel);
+        // "administratively prohibited": sshd's AllowStreamLocalForwarding/DisableForwarding; a missing socket is "open failed".
+        if (/prohibited/i.test(err.message)) this.noForwarding = `sshd refuses unix socket forwarding (${err.message}; AllowStreamLocalForwarding in sshd_config)`;
+        reject(new Error(`${this.name}: cannot connect to ${path}: ${this.noForwarding ?? err.message}`));
+      });
+    });
   }
 
   async httpGetUnix(
@@ -246,10 +299,51 @@ export class SshHost implements Host {
     opts: { host: string; timeoutMs: number },
   ): Promise<HttpResponse> {
     assertHttpGet(path, opts.host);
+    if (this.noForwarding) return this.curlGetUnix(socketPath, path, opts);
+    const start = Date.now();
+    let stream: Duplex;
+    try {
+      stream = await connectWithin(this.connectUnix(socketPath), opts.timeoutMs);
+    } catch (err) {
+      if (this.noForwarding) return this.curlGetUnix(socketPath, path, opts);
+      const why = err instanceof HttpTimeoutError ? `timed out after ${opts.timeoutMs} ms` : (err as Error).message.replace(`${this.name}: `, "");
+      throw new Error(`${this.name}: GET http://${opts.host}${path} via ${socketPath}: ${why}`, { cause: err });
+    }
+    try {
+      const timeoutMs = Math.max(1, opts.timeoutMs - (Date.now() - start));
+      return await httpOverStream(stream, { method: "GET", path, headers: { host: opts.host }, timeoutMs });
+    } catch (err) {
+      const why = err instanceof HttpTimeoutError ? `timed out after ${opts.timeoutMs} ms` : (err as Error).message;
+      throw new Error(`${this.name}: GET http://${opts.host}${path} via ${socketPath}: ${why}`, { cause: err });
+    }
+  }
+
+  /** The same GET through curl on the host, for an sshd that forwards no unix sockets. */
+  private async curlGetUnix(socketPath: string, path: string, opts: { host: string; timeoutMs: number }): Promise<HttpResponse> {
     const r = await this.run(curlGetArgv(socketPath, path, opts), { allowFailure: true });
     if (r.code !== 0) {
       const why = r.code === CURL_TIMED_OUT ? `timed out after ${opts.timeoutMs} ms` : `curl exited ${r.code}: ${r.stderr.trim()}`;
       throw new Error(`${this.name}: GET http://${opts.host}${path} via ${socketPath}: ${why}`);
+    }
+    return parseCurlResponse(r.stdout);
+  }
+
+  async httpGetLoopback(
+    port: number,
+    path: string,
+    opts: { host: string; headers?: Record<string, string>; timeoutMs: number },
+  ): Promise<HttpResponse> {
+    assertHttpGet(path, opts.host);
+    const headers = Object.entries(opts.headers ?? {}).flatMap(([k, v]) => {
+      if (!/^[A-Za-z0-9-]+$/.test(k) || /[\r\n]/.test(v)) throw new Error(`invalid HTTP header ${JSON.stringify(k)}`);
+      return ["-H", `${k}: ${v}`];
+    });
+    const url = `http://127.0.0.1:${port}${path}`;
+    const secs = (opts.timeoutMs / 1000).toFixed(3);
+    const r = await this.run(["curl", "-sS", "--max-time", secs, "-H", `Host: ${opts.host}`, ...headers, "-D", "-", "-o", "-", url], { allowFailure: true });
+    if (r.code !== 0) {
+      const why = r.code === CURL_TIMED_OUT ? `timed out after ${opts.timeoutMs} ms` : `curl exited ${r.code}: ${r.stderr.trim()}`;
+      throw new Error(`${this.name}: GET ${url} (Host: ${opts.host}): ${why}`);
     }
     return parseCurlResponse(r.stdout);
   }

@@ -77,15 +77,9 @@ export function planRotation(files: readonly LogFile[], installed: ReadonlySet<s
   return { rotateTo, remove };
 }
 
-/** Name, size and mtime of the files in a directory, in one command (GNU find). */
+/** Name, size and mtime of the files in a directory, in one round trip; [] when it cannot be read. */
 export async function listLogFiles(host: Host, dir: string): Promise<LogFile[]> {
-  const r = await host.run(["find", dir, "-mindepth", "1", "-maxdepth", "1", "-type", "f", "-printf", "%f\\t%s\\t%T@\\n"], { allowFailure: true });
-  if (r.code !== 0) return [];
-  return r.stdout
-    .split("\n")
-    .map((line) => line.split("\t"))
-    .filter((p) => p.length === 3)
-    .map(([name, size, mtime]) => ({ name: name!, size: Number(size), mtimeMs: Math.round(Number(mtime) * 1000) }));
+  return host.statFiles(dir).catch(() => []);
 }
 
 /** Sends USR1 to nginx's master (reopen its log files); false when no nginx runs. */

@@ -16,7 +16,7 @@ export interface AuditEntry {
 /** Appends with O_APPEND semantics on the host (a line is written whole). */
 export async function audit(host: Host, l: Layout, entry: Omit<AuditEntry, "at"> & { at?: string }): Promise<void> {
   const line = JSON.stringify({ at: entry.at ?? new Date().toISOString(), ...entry }) + "\n";
-  await host.run(["sh", "-c", 'cat >> "$1"', "depl-audit", l.auditLog], { stdin: line });
+  await host.appendFile(l.auditLog, line);
 }
 
 export async function readAudit(host: Host, l: Layout): Promise<AuditEntry[]> {

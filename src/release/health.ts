@@ -86,6 +86,15 @@ export async function waitHealthy(host: Host, o: HealthOptions): Promise<HealthR
   return { ok: false, reason: `not healthy within ${Math.round(o.timeoutMs / 1000)}s (${last})`, attempts, ms: now() - start };
 }
 
+/**
+ * One request, for a version already load-checked at install (promote,
+ * rollback, canary): it answers 200 now, or the reason why not.
+ */
+export async function checkHealthOnce(host: Host, o: Pick<HealthOptions, "socketPath" | "path" | "hostHeader" | "timeoutMs">): Promise<{ ok: true } | { ok: false; reason: string }> {
+  const f = await probe(host, { ...o, concurrency: 1 }, o.timeoutMs);
+  return f === null ? { ok: true } : { ok: false, reason: describe(o.path, f) };
+}
+
 /** null when healthy, else why not. */
 async function probe(host: Host, o: HealthOptions, timeoutMs: number): Promise<Failure | null> {
   try {

@@ -1,8 +1,8 @@
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
-import { homedir } from "node:os";
 import { join } from "node:path";
 import { UsageError } from "../errors.js";
 import { faultPoint } from "./fault.js";
+import { stateDir } from "../naming/state-dir.js";
 
 /**
  * A long command's step journal on the deploy machine, so that
@@ -24,7 +24,7 @@ export interface JournalData {
 }
 
 export function journalDir(): string {
-  return process.env.DEPL_STATE_DIR || join(process.env.XDG_STATE_HOME || join(homedir(), ".local", "state"), "depl");
+  return stateDir();
 }
 
 export class Journal {

@@ -47,14 +47,13 @@ export async function readLock(host: Host, layout: Layout): Promise<LockInfo | n
 export type CreateResult = { ok: true } | { ok: false; exists: boolean; why: string };
 
 async function tryCreate(host: Host, layout: Layout, info: LockInfo): Promise<CreateResult> {
-  // noclobber: the shell opens with O_EXCL, so exactly one of two racers wins. Exit 3: the
-  // file was there (held); any other failure is the write itself (permissions, read-only...).
-  const r = await host.run(["sh", "-c", 'set -C; cat > "$1" && exit 0; [ -e "$1" ] && exit 3; exit 1', "depl-lock", layout.lock], {
-    stdin: JSON.stringify(info) + "\n",
-    allowFailure: true,
-  });
-  if (r.code === 0) return { ok: true };
-  return { ok: false, exists: r.code === 3, why: (r.stderr || r.stdout).trim().replace(/^.*?: \d+: /, "") || `exit ${r.code}` };
+  // O_EXCL: exactly one of two racers wins. "There already" is held; any other failure is the write itself.
+  try {
+    if (await host.createExclusive(layout.lock, JSON.stringify(info) + "\n")) return { ok: true };
+    return { ok: false, exists: true, why: "exists" };
+  } catch (e) {
+    return { ok: false, exists: false, why: (e as Error).message };
+  }
 }
 
 /** The one-line error for a lock that cannot be written. Pure. */

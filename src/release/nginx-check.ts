@@ -9,19 +9,12 @@ import { bodyHead } from "./health.js";
  * request through nginx on that host, as users make them.
  */
 export async function versionServedByNginx(host: Host, config: Config): Promise<{ status: number; version: string | null }> {
-  const r = await host.run(
-    [
-      "curl", "-sS", "-m", "10", "-o", "/dev/null", "-D", "-",
-      "-H", `Host: ${config.domain}`,
-      "-H", "Cookie: depl_bucket=99",
-      `http://127.0.0.1:${config.nginx.listen}${config.health.path}`,
-    ],
-    { allowFailure: true },
-  );
-  if (r.code !== 0) return { status: 0, version: null };
-  const status = Number(/^HTTP\/[\d.]+ (\d{3})/.exec(r.stdout)?.[1] ?? 0);
-  const version = /^x-depl-version:\s*(\S+)/im.exec(r.stdout)?.[1] ?? null;
-  return { status, version };
+  try {
+    const r = await host.httpGetLoopback(config.nginx.listen, config.health.path, { host: config.domain, headers: { cookie: "depl_bucket=99" }, timeoutMs: 10_000 });
+    return { status: r.status, version: r.headers["x-depl-version"] ?? null };
+  } catch {
+    return { status: 0, version: null };
+  }
 }
 
 export interface PreviewCheck {

@@ -5,7 +5,7 @@ import { describeTraffic, planSetCanary, planSetLive, planStopCanary } from "../
 import { fanOut, reasonOf } from "../host/fanout.js";
 import { describeSkew, switchFleet, type FleetSwitch } from "./fleet.js";
 import { audit } from "./audit.js";
-import { waitHealthy } from "./health.js";
+import { checkHealthOnce } from "./health.js";
 import { programName } from "../naming/layout.js";
 import { servesWeb, type OnHost } from "./on-host.js";
 import { readRelease } from "./metadata.js";
@@ -25,13 +25,8 @@ export async function assertServable(a: OnHost, version: string): Promise<void> 
   const program = programName(config.app, version);
   const state = await programState(host, program);
   if (state !== "RUNNING") throw new DeplError(`${host.name}: version ${version} is not running (supervisord: ${state})`);
-  const h = await waitHealthy(host, {
-    socketPath: l.socket(version),
-    path: config.health.path,
-    hostHeader: config.domain,
-    timeoutMs: 10_000,
-    concurrency: config.health.concurrency,
-  });
+  // Its load check passed at install: one request says it still answers.
+  const h = await checkHealthOnce(host, { socketPath: l.socket(version), path: config.health.path, hostHeader: config.domain, timeoutMs: 10_000 });
   if (!h.ok) throw new DeplError(`${host.name}: version ${version} is not healthy: ${h.reason}`);
 }
 

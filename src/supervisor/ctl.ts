@@ -1,6 +1,10 @@
 import { posix } from "node:path";
 import { DeplError } from "../errors.js";
 import type { Host } from "../host/host.js";
+import { xmlRpcCall, XmlRpcFault, XmlRpcUnreachable, type XmlRpcValue } from "./xmlrpc.js";
+
+// supervisord is asked over XML-RPC on its unix socket (what supervisorctl
+// does too, from a Python process per call that costs a few hundred ms).
 
 /** Debian's supervisord includes this directory; depl links one file per program into it. */
 export const SUPERVISOR_CONF_DIR = "/etc/supervisor/conf.d";
@@ -12,44 +16,136 @@ export function linkPath(program: string): string {
   return posix.join(SUPERVISOR_CONF_DIR, `depl-${program}.conf`);
 }
 
-/** Parses `supervisorctl status <name>` output. Pure. */
-export function parseStatus(program: string, stdout: string): ProgramState {
-  for (const line of stdout.split("\n")) {
-    const [name, state] = line.trim().split(/\s+/);
-    if (name === program && state) return (state as ProgramState);
+/** Debian's socket; another one is read from supervisord.conf when this one does not answer. */
+export const SUPERVISOR_SOCKET = "/var/run/supervisor.sock";
+const SUPERVISOR_CONFS = ["/etc/supervisor/supervisord.conf", "/etc/supervisord.conf"];
+
+// supervisord's fault codes (supervisor/xmlrpc.py).
+const BAD_NAME = 10;
+const NOT_RUNNING = 70;
+const ALREADY_STARTED = 60;
+const ALREADY_ADDED = 90;
+
+/** The `file=` of the `[unix_http_server]` section of a supervisord.conf, or null. Pure. */
+export function unixServerFile(conf: string): string | null {
+  let inSection = false;
+  for (const raw of conf.split("\n")) {
+    const line = raw.replace(/(^|\s);.*$/, "").trim();
+    const section = /^\[([^\]]+)\]$/.exec(line);
+    if (section) inSection = section[1]!.trim() === "unix_http_server";
+    else if (inSection) {
+      const m = /^file\s*[=:]\s*(\S+)$/.exec(line);
+      if (m) return m[1]!;
+    }
   }
-  return "ABSENT";
+  return null;
 }
 
-async function ctl(host: Host, ...args: string[]) {
-  return host.run(["supervisorctl", ...args], { allowFailure: true });
+const sockets = new WeakMap<Host, string>();
+
+/** One XML-RPC call to supervisord on `host`; no answer at all is one DeplError saying what to do. */
+async function rpc(host: Host, method: string, params: XmlRpcValue[] = [], timeoutMs = 60_000): Promise<XmlRpcValue> {
+  const known = sockets.get(host);
+  const sock = known ?? SUPERVISOR_SOCKET;
+  try {
+    return await xmlRpcCall(host, sock, method, params, timeoutMs);
+  } catch (e) {
+    if (!(e instanceof XmlRpcUnreachable)) throw e;
+    if (known === undefined) {
+      const configured = await configuredSocket(host);
+      if (configured && configured !== sock) {
+        sockets.set(host, configured);
+        return rpc(host, method, params, timeoutMs);
+      }
+    }
+    if (/EACCES|permission denied/i.test(e.message)) {
+      throw new DeplError(`${host.name}: cannot use supervisord's socket ${sock}: permission denied (run depl as a user that may, such as root)`, { cause: e });
+    }
+    throw new DeplError(`${host.name}: supervisord is not answering on ${sock}: run depl setup / depl doctor (${e.message})`, { cause: e });
+  }
+}
+
+async function configuredSocket(host: Host): Promise<string | null> {
+  for (const conf of SUPERVISOR_CONFS) {
+    const text = await host.readFile(conf).catch(() => null);
+    if (text !== null) return unixServerFile(text);
+  }
+  return null;
+}
+
+function faultError(host: Host, what: string, f: XmlRpcFault): DeplError {
+  return new DeplError(`${host.name}: supervisord: ${what} failed: ${f.faultString}`);
+}
+
+type ProcessInfo = { name: string; group: string; statename: string };
+
+function asProcessInfo(v: XmlRpcValue): ProcessInfo {
+  const o = (v && typeof v === "object" && !Array.isArray(v) ? v : {}) as Record<string, XmlRpcValue>;
+  return { name: String(o.name ?? ""), group: String(o.group ?? ""), statename: String(o.statename ?? "UNKNOWN") };
+}
+
+/** A getAllProcessInfo answer as supervisorctl names programs: `name`, or `group:name` in a group of its own name. Pure. */
+export function statesFromProcessInfo(infos: XmlRpcValue): Map<string, ProgramState> {
+  const states = new Map<string, ProgramState>();
+  for (const v of Array.isArray(infos) ? infos : []) {
+    const p = asProcessInfo(v);
+    if (p.name) states.set(p.group === p.name || !p.group ? p.name : `${p.group}:${p.name}`, p.statename as ProgramState);
+  }
+  return states;
 }
 
 export async function programState(host: Host, program: string): Promise<ProgramState> {
-  // Exit 3 means "not running", 4 "no such process": both are answers, not failures.
-  const r = await ctl(host, "status", program);
-  if (/no such process/i.test(r.stdout + r.stderr)) return "ABSENT";
-  if (r.code !== 0 && r.code !== 3) {
-    throw new DeplError(`${host.name}: supervisorctl status ${program} failed (${r.code}): ${(r.stderr || r.stdout).trim()}`);
+  try {
+    return asProcessInfo(await rpc(host, "supervisor.getProcessInfo", [program])).statename as ProgramState;
+  } catch (e) {
+    if (e instanceof XmlRpcFault && e.faultCode === BAD_NAME) return "ABSENT";
+    if (e instanceof XmlRpcFault) throw faultError(host, `status of ${program}`, e);
+    throw e;
   }
-  return parseStatus(program, r.stdout);
 }
 
-/** Every program supervisord knows, with its state, from one `supervisorctl status`. */
+/** Every program supervisord knows, with its state, from one getAllProcessInfo. */
 export async function allProgramStates(host: Host): Promise<Map<string, ProgramState>> {
-  const r = await ctl(host, "status");
-  if (r.code !== 0 && r.code !== 3) throw new DeplError(`${host.name}: supervisorctl status failed (${r.code}): ${(r.stderr || r.stdout).trim()}`);
-  return parseAllStatus(r.stdout);
+  try {
+    return statesFromProcessInfo(await rpc(host, "supervisor.getAllProcessInfo"));
+  } catch (e) {
+    if (e instanceof XmlRpcFault) throw faultError(host, "status", e);
+    throw e;
+  }
 }
 
-/** Parses `supervisorctl status` output of every program. Pure. */
-export function parseAllStatus(stdout: string): Map<string, ProgramState> {
-  const states = new Map<string, ProgramState>();
-  for (const line of stdout.split("\n")) {
-    const [name, state] = line.trim().split(/\s+/);
-    if (name && state && /^[A-Z]+$/.test(state)) states.set(name.replace(/^([^:]+):\1$/, "$1"), state as ProgramState);
+export type UpdateAction = "stop" | "remove" | "add";
+
+/**
+ * What `supervisorctl update <group>` does after a reloadConfig answer
+ * ([[added, changed, removed]]): the group's process-group calls, in order. Pure.
+ */
+export function updateActions(reload: XmlRpcValue, group: string): UpdateAction[] {
+  const [added, changed, removed] = (Array.isArray(reload) && Array.isArray(reload[0]) ? reload[0] : []) as XmlRpcValue[];
+  const has = (list: XmlRpcValue | undefined) => Array.isArray(list) && list.includes(group);
+  if (has(removed)) return ["stop", "remove"];
+  if (has(changed)) return ["stop", "remove", "add"];
+  if (has(added)) return ["add"];
+  return [];
+}
+
+/** supervisord rereads its config files; the one group is then added, replaced or removed as they now say. */
+async function update(host: Host, group: string): Promise<void> {
+  const plan = updateActions(await rpc(host, "supervisor.reloadConfig").catch((e: unknown) => {
+    throw e instanceof XmlRpcFault ? faultError(host, "reread", e) : e;
+  }), group);
+  for (const action of plan) {
+    try {
+      if (action === "stop") await rpc(host, "supervisor.stopProcessGroup", [group, true], 120_000);
+      if (action === "remove") await rpc(host, "supervisor.removeProcessGroup", [group]);
+      if (action === "add") await rpc(host, "supervisor.addProcessGroup", [group]);
+    } catch (e) {
+      if (!(e instanceof XmlRpcFault)) throw e;
+      if (action === "add" && e.faultCode === ALREADY_ADDED) continue;
+      if (action !== "add" && e.faultCode === BAD_NAME) continue;
+      throw faultError(host, `update ${group} (${action})`, e);
+    }
   }
-  return states;
 }
 
 /**
@@ -59,8 +155,7 @@ export function parseAllStatus(stdout: string): Map<string, ProgramState> {
 export async function installProgram(host: Host, program: string, confPath: string, conf: string, run = true): Promise<void> {
   await host.writeFile(confPath, conf, { mode: 0o644 });
   await host.symlinkAtomic(confPath, linkPath(program));
-  await reread(host);
-  await ctlOk(host, ["update", program]);
+  await update(host, program);
   // update starts a new or changed program with autostart; one that was there unchanged
   // (a failed install being retried, a worker moving between releases) is started or stopped here.
   const state = await programState(host, program);
@@ -78,15 +173,26 @@ export async function waitRunning(host: Host, program: string, timeoutMs: number
   }
 }
 
+/** Starts the program and waits until supervisord calls it RUNNING (startsecs), as `supervisorctl start` does. */
 export async function startProgram(host: Host, program: string): Promise<void> {
-  await ctlOk(host, ["start", program], /already started/i);
+  try {
+    await rpc(host, "supervisor.startProcess", [program, true], 120_000);
+  } catch (e) {
+    if (!(e instanceof XmlRpcFault)) throw e;
+    if (e.faultCode !== ALREADY_STARTED) throw faultError(host, `start ${program}`, e);
+  }
   await keepAutostart(host, program, true);
 }
 
 /** Stops the program; it stays stopped across a supervisord restart or a reboot (autostart off in its conf). */
 export async function stopProgram(host: Host, program: string): Promise<void> {
-  if ((await programState(host, program)) === "ABSENT") return;
-  await ctlOk(host, ["stop", program], /not running/i);
+  try {
+    await rpc(host, "supervisor.stopProcess", [program, true], 120_000);
+  } catch (e) {
+    if (!(e instanceof XmlRpcFault)) throw e;
+    if (e.faultCode === BAD_NAME) return;
+    if (e.faultCode !== NOT_RUNNING) throw faultError(host, `stop ${program}`, e);
+  }
   await keepAutostart(host, program, false);
 }
 
@@ -113,17 +219,10 @@ export async function removeProgram(host: Host, program: string, confPath: strin
   await stopProgram(host, program);
   await host.remove(linkPath(program));
   await host.remove(confPath);
-  await reread(host);
-  await ctl(host, "update", program);
-}
-
-function reread(host: Host): Promise<void> {
-  return ctlOk(host, ["reread"]);
-}
-
-/** supervisorctl that must succeed; `alreadyDone` matches output meaning there was nothing to do. */
-async function ctlOk(host: Host, args: string[], alreadyDone?: RegExp): Promise<void> {
-  const r = await ctl(host, ...args);
-  if (r.code === 0 || alreadyDone?.test(r.stdout + r.stderr)) return;
-  throw new DeplError(`${host.name}: supervisorctl ${args.join(" ")} failed: ${(r.stderr || r.stdout).trim()}`);
+  try {
+    await update(host, program);
+  } catch (e) {
+    // Its conf is gone: supervisord drops it at the next update at the latest.
+    if (!(e instanceof DeplError) || /not answering|permission denied/.test(e.message)) throw e;
+  }
 }

@@ -112,17 +112,12 @@ export function parseTrafficListing(l: Layout, listing: string): TrafficLinks {
   };
 }
 
-/**
- * All bucket targets in one command (GNU find, as on Debian): a hundred
- * readlink calls would be a hundred round trips over SSH.
- */
+/** All bucket targets in one round trip: a hundred readlink calls would be a hundred over SSH. */
 async function readBucketLinks(host: Host, l: Layout): Promise<(string | null)[]> {
   const buckets: (string | null)[] = Array.from({ length: BUCKET_COUNT }, () => null);
-  if (!(await host.exists(l.bucketsDir))) return buckets;
-  const r = await host.run(["find", l.bucketsDir, "-mindepth", "1", "-maxdepth", "1", "-type", "l", "-printf", "%f\\t%l\\0"]);
-  for (const entry of r.stdout.split("\0")) {
-    const m = /^(\d\d)\.sock\t(.*)$/s.exec(entry);
-    if (m) buckets[Number(m[1])] = m[2]!;
+  for (const [name, target] of await host.readlinks(l.bucketsDir)) {
+    const m = /^(\d\d)\.sock$/.exec(name);
+    if (m) buckets[Number(m[1])] = target;
   }
   return buckets;
 }

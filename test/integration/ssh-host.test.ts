@@ -7,12 +7,14 @@ import { connect, createServer } from "node:net";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { PassThrough, Readable } from "node:stream";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { hostSchema, type SshHostConfig } from "../../src/config/schema.js";
 import { CommandError } from "../../src/errors.js";
 import { connectHost } from "../../src/host/connect.js";
 import type { Host } from "../../src/host/host.js";
 import { SshHost } from "../../src/host/ssh.js";
+import { allProgramStates, programState } from "../../src/supervisor/ctl.js";
+import { oneRoundTripFileContract } from "../helpers/host-contract.js";
 
 // A real sshd of our own on 127.0.0.1 (config, keys and authorized_keys in a temp dir).
 
@@ -279,6 +281,13 @@ describe("SshHost files", () => {
   });
 });
 
+describe("SshHost one-round-trip file operations", () => {
+  oneRoundTripFileContract(
+    () => host,
+    () => dir,
+  );
+});
+
 describe("SshHost.httpGetUnix", () => {
   let server: Server;
   let sock: string;
@@ -308,7 +317,49 @@ describe("SshHost.httpGetUnix", () => {
 
   it("enforces the timeout and reports a dead socket", async () => {
     await expect(host.httpGetUnix(sock, "/slow", { host: "h", timeoutMs: 300 })).rejects.toThrow(/timed out after 300 ms/);
-    await expect(host.httpGetUnix(join(dir, "none.sock"), "/", { host: "h", timeoutMs: 1_000 })).rejects.toThrow(/curl exited 7/);
+    await expect(host.httpGetUnix(join(dir, "none.sock"), "/", { host: "h", timeoutMs: 1_000 })).rejects.toThrow(
+      new RegExp(`^${host.name.replace(/\./g, "\\.")}: GET http://h/ via .*none\\.sock: cannot connect to .*none\\.sock: `),
+    );
+  });
+
+  it("runs no process on the host: one channel of the SSH connection per request", async () => {
+    const run = vi.spyOn(host, "run");
+    try {
+      const answers = await Promise.all(Array.from({ length: 16 }, () => host.httpGetUnix(sock, "/health", { host: "h", timeoutMs: 5_000 })));
+      expect(answers.map((r) => r.status)).toEqual(Array(16).fill(200));
+      expect(run).not.toHaveBeenCalled();
+    } finally {
+      run.mockRestore();
+    }
+  });
+});
+
+describe("SshHost.connectUnix", () => {
+  it("streams both ways to a unix socket on the host", async () => {
+    const echoSock = join(dir, "echo.sock");
+    const echo = createServer((c) => c.pipe(c));
+    await new Promise<void>((resolve) => echo.listen(echoSock, resolve));
+    try {
+      const s = await host.connectUnix(echoSock);
+      const got = new Promise<string>((resolve) => s.once("data", (b: Buffer) => resolve(b.toString())));
+      s.write("ping ✓");
+      expect(await got).toBe("ping ✓");
+      s.end();
+      await expect(host.connectUnix(join(dir, "none.sock"))).rejects.toThrow(/cannot connect to .*none\.sock/);
+    } finally {
+      echo.close();
+    }
+  });
+
+  it("reaches the host's supervisord over XML-RPC, with no supervisorctl", async () => {
+    const run = vi.spyOn(host, "run");
+    try {
+      expect(await allProgramStates(host)).toBeInstanceOf(Map);
+      expect(await programState(host, "depl-no-such-program")).toBe("ABSENT");
+      expect(run).not.toHaveBeenCalled();
+    } finally {
+      run.mockRestore();
+    }
   });
 });
 

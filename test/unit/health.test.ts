@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Host, HttpResponse } from "../../src/host/host.js";
-import { bodyHead, waitHealthy } from "../../src/release/health.js";
+import { bodyHead, checkHealthOnce, waitHealthy } from "../../src/release/health.js";
 
 /** A host whose socket answers with `answer(n)` for the n-th request (0-based); time is a fake clock. */
 function fake(answer: (n: number) => HttpResponse | Error) {
@@ -84,5 +84,18 @@ describe("bodyHead", () => {
   it("keeps the first lines and cuts long ones", () => {
     expect(bodyHead("a\r\nb\nc\nd\ne\nf\n")).toBe("a\nb\nc\nd\ne");
     expect(bodyHead("x".repeat(600))).toBe(`${"x".repeat(500)}...`);
+  });
+});
+
+describe("checkHealthOnce", () => {
+  it("sends one request: 200 passes, anything else says what it answered", async () => {
+    const good = fake(() => ok);
+    expect(await checkHealthOnce(good.host, opts)).toEqual({ ok: true });
+    expect(good.requests()).toBe(1);
+    const bad = fake(() => err500);
+    expect(await checkHealthOnce(bad.host, opts)).toEqual({ ok: false, reason: "GET /health answered 500:\nTraceback (most recent call last):\n  File app.py\nKeyError: 'DB'" });
+    expect(bad.requests()).toBe(1);
+    const dead = fake(() => new Error("connect ECONNREFUSED /x/app.sock\nmore"));
+    expect(await checkHealthOnce(dead.host, opts)).toEqual({ ok: false, reason: "GET /health: connect ECONNREFUSED /x/app.sock" });
   });
 });

@@ -4,7 +4,6 @@ import { processSummary } from "../../src/release/inventory.js";
 import { layout } from "../../src/naming/layout.js";
 import { linksLeadingOut } from "../../src/release/static.js";
 import { processConf, processSpecs, releaseProcesses, workerRuns } from "../../src/release/workers.js";
-import { parseAllStatus } from "../../src/supervisor/ctl.js";
 
 const config = configSchema.parse({
   app: "inst",
@@ -47,22 +46,6 @@ describe("workers", () => {
         { name: "beat", state: "ABSENT", every_release: true },
       ]),
     ).toBe("web:running worker:stopped beat:-");
-  });
-});
-
-describe("parseAllStatus", () => {
-  it("reads every program's state from supervisorctl status", () => {
-    const out = [
-      "inst-2026.01.01.00.00             RUNNING   pid 25798, uptime 0:00:53",
-      "inst-2026.01.01.00.00-worker      STOPPED   Nov 23 01:18 AM",
-      "other:other                       FATAL     Exited too quickly",
-      "",
-    ].join("\n");
-    const m = parseAllStatus(out);
-    expect(m.get("inst-2026.01.01.00.00")).toBe("RUNNING");
-    expect(m.get("inst-2026.01.01.00.00-worker")).toBe("STOPPED");
-    expect(m.get("other")).toBe("FATAL");
-    expect(m.size).toBe(3);
   });
 });
 

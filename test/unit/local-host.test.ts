@@ -6,6 +6,7 @@ import { PassThrough, Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CommandError } from "../../src/errors.js";
 import { LocalHost } from "../../src/host/local.js";
+import { oneRoundTripFileContract } from "../helpers/host-contract.js";
 
 const host = new LocalHost();
 let dir: string;
@@ -164,6 +165,13 @@ describe("LocalHost files", () => {
     await expect(host.remove("/")).rejects.toThrow(/refusing/);
     await expect(host.remove("relative")).rejects.toThrow(/refusing/);
   });
+});
+
+describe("LocalHost one-round-trip file operations", () => {
+  oneRoundTripFileContract(
+    () => host,
+    () => dir,
+  );
 });
 
 describe("LocalHost.httpGetUnix", () => {

@@ -36,6 +36,17 @@ class NobodyHost extends LocalHost {
   override run(argv: readonly string[], opts?: RunOptions): Promise<RunResult> {
     return super.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", ...argv], opts);
   }
+  // The lock file is created in-process: as nobody for that call (vitest runs each file in a process of its own).
+  override async createExclusive(path: string, content: string): Promise<boolean> {
+    process.setegid!(65534);
+    process.seteuid!(65534);
+    try {
+      return await super.createExclusive(path, content);
+    } finally {
+      process.seteuid!(0);
+      process.setegid!(0);
+    }
+  }
 }
 
 describe("lock on a real directory", () => {

@@ -66,6 +66,24 @@ class FakeHost implements Host {
   async httpGetUnix(): Promise<never> {
     throw new Error("not used");
   }
+  async connectUnix(): Promise<never> {
+    throw new Error("not used");
+  }
+  async readlinks(): Promise<Map<string, string>> {
+    return new Map();
+  }
+  async statFiles(): Promise<never[]> {
+    return [];
+  }
+  async appendFile(): Promise<never> {
+    throw new Error("not used");
+  }
+  async createExclusive(): Promise<never> {
+    throw new Error("not used");
+  }
+  async httpGetLoopback(): Promise<never> {
+    throw new Error("not used");
+  }
   async close(): Promise<void> {}
 }
 

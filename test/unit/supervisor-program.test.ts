@@ -5,7 +5,6 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { validateConfig } from "../../src/config/load.js";
 import { layout } from "../../src/naming/layout.js";
-import { parseStatus } from "../../src/supervisor/ctl.js";
 import {
   dockerRunArgv,
   renderEnvFile,
@@ -107,11 +106,6 @@ describe("supervisord program", () => {
     expect(conf).toMatch(/^autorestart=true$/m);
   });
 
-  it("parses supervisorctl status", () => {
-    expect(parseStatus("app1-x", "app1-x                           RUNNING   pid 12, uptime 0:00:05\n")).toBe("RUNNING");
-    expect(parseStatus("app1-x", "app1-x                           FATAL     Exited too quickly\n")).toBe("FATAL");
-    expect(parseStatus("app1-x", "other  RUNNING\n")).toBe("ABSENT");
-  });
 });
 
 describe("env file", () => {
