@@ -177,7 +177,7 @@ describe("roles and destinations", () => {
     const status = (h: typeof web1) => onTestHost(h!, "sh", "-c", "supervisorctl status || true");
     expect(status(web2)).toMatch(new RegExp(`${program("worker").replace(/\./g, "\\.")} +RUNNING`));
     expect(status(web2)).not.toMatch(new RegExp(`${program("").replace(/\./g, "\\.")} `));
-    expect(onTestHost(web2!, "sh", "-c", `grep -rl ${DOMAIN} /etc/nginx/ || true`)).toBe("");
+    expect(onTestHost(web2!, "sh", "-c", `grep -rl ${APP}-production /etc/nginx/ || true`)).toBe("");
     expect(status(web1)).not.toMatch(/worker +RUNNING/);
     expect((await get(web1!.httpPort, DOMAIN, "/health")).headers["x-depl-version"]).toBe(v);
     // staging: its own app name on its own host, nothing on web2.
