@@ -28,13 +28,13 @@ demo: setup_appserver
 	scripts/demo.sh $(CONFIG)
 
 ## Every suite: typecheck, unit, integration (real nginx, supervisord, Docker, sshd), then end to end,
-## the example apps, reliability and browser (Chromium) side by side (each has its own apps), then the restarts suite
+## the example apps, reliability, browser (Chromium) and several hosts (containers) side by side (each has its own apps), then the restarts suite
 ## alone (it stops and starts the machine's services).
 test: setup_appserver
 	scripts/install-packages.sh $(TEST_PACKAGES)
 	npm run --silent typecheck
 	npm run --silent test:unit
-	scripts/run-suites.sh integration -- e2e apps reliability browser -- restarts
+	scripts/run-suites.sh integration -- e2e apps reliability browser hosts -- restarts
 
 test-unit:
 	npm run --silent typecheck && npm run --silent test:unit
