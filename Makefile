@@ -5,18 +5,18 @@ SHELL := /bin/bash
 CONFIG ?= depl.yml
 HOST ?=
 DEPL := node bin/depl.js -c $(CONFIG)
-DEPLOY_PACKAGES := docker.io debootstrap git curl ca-certificates
+DEPLOY_PACKAGES := docker.io docker-registry debootstrap git curl ca-certificates
 TEST_PACKAGES := nginx supervisor openssh-server openssh-client wrk curl chromium
 
 .PHONY: setup_deploy setup_appserver demo test test-unit test-integration test-e2e bench services-stop
 
-## The deploy machine: npm deps, depl on PATH, Docker Engine running, base image.
+## The deploy machine: npm deps, depl on PATH, Docker Engine and the image registry (127.0.0.1 only) running, base image.
 setup_deploy:
 	scripts/install-packages.sh $(DEPLOY_PACKAGES)
 	@if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then npm ci --no-audit --no-fund; fi
 	npm run --silent build
 	@[ "$$(readlink -f "$$(command -v depl 2>/dev/null)")" = "$$(readlink -f bin/depl.js)" ] || npm link --no-audit --no-fund >/dev/null
-	scripts/services.sh start docker
+	scripts/services.sh start docker registry
 	$(DEPL) images bootstrap
 
 ## An app server (the machine in $(CONFIG), or HOST=user@address[:port]).

@@ -7,7 +7,10 @@
 # (and supervisord the apps' programs); without systemd, nothing starts them
 # at boot: see README.md, "Restarts and reboots".
 #
-#   scripts/services.sh start [docker] [nginx] [supervisor] [ssh]
+#   scripts/services.sh start [docker] [nginx] [supervisor] [ssh] [registry]
+# registry: Debian's docker-registry for shipping images to app hosts, with
+# depl's own config: 127.0.0.1 only ($DEPL_REGISTRY_PORT, default 5000), no
+# auth (hosts reach it through their SSH connection), data in /var/lib/depl-registry.
 #   scripts/services.sh stop
 set -eu
 STATE=/run/depl-started-services
@@ -46,6 +49,17 @@ start_one() {
       if have_systemd; then systemctl start supervisor
       else supervisord -c /etc/supervisor/supervisord.conf; note_started supervisor; fi
       wait_for 30 test -S /var/run/supervisor.sock ;;
+    registry)
+      port=${DEPL_REGISTRY_PORT:-5000}
+      curl -sf -o /dev/null "http://127.0.0.1:$port/v2/" && return 0
+      mkdir -p /etc/depl /var/lib/depl-registry /var/log
+      printf '%s\n' 'version: 0.1' 'log: { level: warn, fields: { service: depl-registry } }' \
+        'storage: { filesystem: { rootdirectory: /var/lib/depl-registry }, delete: { enabled: true } }' \
+        "http: { addr: 127.0.0.1:$port }" > /etc/depl/registry.yml
+      nohup docker-registry serve /etc/depl/registry.yml >/var/log/depl-registry.log 2>&1 &
+      echo $! > /run/depl-registry.pid
+      note_started registry
+      wait_for 30 curl -sf -o /dev/null "http://127.0.0.1:$port/v2/" ;;
     ssh)
       [ -s /run/sshd.pid ] && kill -0 "$(cat /run/sshd.pid)" 2>/dev/null && return 0
       mkdir -p /run/sshd
@@ -60,6 +74,7 @@ stop_one() {
     nginx) nginx -s quit 2>/dev/null || true ;;
     supervisor) supervisorctl shutdown >/dev/null 2>&1 || true ;;
     ssh) [ -s /run/sshd.pid ] && kill "$(cat /run/sshd.pid)" 2>/dev/null || true ;;
+    registry) [ -s /run/depl-registry.pid ] && kill "$(cat /run/depl-registry.pid)" 2>/dev/null || true ;;
   esac
 }
 
@@ -73,7 +88,7 @@ case $action in
   stop)
     [ -f "$STATE" ] || exit 0
     # supervisord first: its programs are docker clients.
-    for s in supervisor nginx ssh docker; do
+    for s in supervisor nginx ssh registry docker; do
       grep -qx "$s" "$STATE" && stop_one "$s"
     done
     rm -f "$STATE" ;;

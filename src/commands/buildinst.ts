@@ -60,12 +60,13 @@ export async function buildinst(g: GlobalOptions, o: BuildinstOptions): Promise<
           () => ctx.say(`reusing the image built before: ${ctx.config.app}:${version}`),
         );
         const keepUntil = keepDays ? new Date(Date.now() + keepDays * 86_400_000).toISOString() : null;
-        await onHosts(ctx, `install ${version}`, (a) => installOn(ctx, a, version, { keepUntil, alias, journal }));
+        const bytes = await onHosts(ctx, `install ${version}`, (a) => installOn(ctx, a, version, { keepUntil, alias, journal }));
+        const shipped = Object.fromEntries(bytes.map((b, i) => [ctx.hosts[i]!.name, b]));
         await journal.step("prune", async () => {
           const gone = await pruneWith(ctx, {});
           if (gone.length) ctx.say(`pruned ${gone.join(", ")}`);
         });
-        reportInstalled(ctx, version, o.json, alias);
+        reportInstalled(ctx, version, o.json, alias, shipped);
       }),
     o.resume ? "buildinst" : undefined);
   });

@@ -115,6 +115,25 @@ export const configSchema = z
         });
         if (!hosts.some((h) => hostRoles(h).includes("web"))) ctx.addIssue({ code: z.ZodIssueCode.custom, message: "no host has the web role: at least one must serve traffic" });
       }),
+    /**
+     * How images reach remote hosts. registry: pushed to a registry and pulled by
+     * each host, so a host fetches only the layers it lacks; with no address,
+     * depl's own on this machine (127.0.0.1:5000, make setup_deploy), reached by
+     * each host through a reverse tunnel on its SSH connection. save-load: the
+     * whole image over SSH (docker save | docker load), also the fallback.
+     */
+    ship: z
+      .object({
+        method: z.enum(["registry", "save-load"]).default("registry"),
+        registry: z
+          .string()
+          .regex(/^[a-z0-9][a-z0-9.-]*(?::\d{1,5})?(?:\/[a-z0-9._-]+)*$/, "expected a registry address such as registry.example.com:5000 (the hosts pull from it as it is)")
+          .optional(),
+        /** Port of depl's own registry on this machine (scripts/services.sh, DEPL_REGISTRY_PORT). */
+        local_port: z.number().int().min(1).max(65535).default(5000),
+      })
+      .strict()
+      .default({}),
     /** Hosts worked on at once by every command. */
     parallel: z.number().int().min(1).max(64).default(8),
     nginx: z

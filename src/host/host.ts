@@ -25,6 +25,12 @@ export interface StagedLinks {
   cancel(): Promise<void>;
 }
 
+export interface Tunnel {
+  port: number;
+  bytes(): number;
+  close(): Promise<void>;
+}
+
 export interface FileStat {
   name: string;
   size: number;
@@ -104,6 +110,12 @@ export interface Host {
     opts: { host: string; headers?: Record<string, string>; timeoutMs: number },
   ): Promise<HttpResponse>;
   close(): Promise<void>;
+  /**
+   * A port on the host's loopback that leads to localPort on this machine's
+   * loopback (ssh -R), until close(); bytes() counts what went from here to
+   * the host. On the local host it is localPort itself.
+   */
+  tunnelToHere(localPort: number): Promise<Tunnel>;
   /** A new connection in place of a lost or closed one (the same object works again); a local host has nothing to do. */
   reconnect(): Promise<void>;
 }

@@ -6,7 +6,7 @@ import { connect, createConnection } from "node:net";
 import { Readable, type Duplex } from "node:stream";
 import { CommandError } from "../errors.js";
 import { assertArgv, assertEnv, assertHttpGet, assertRemovable, exitCode } from "./checks.js";
-import type { FileStat, Host, HttpResponse, RunOptions, RunResult, StagedLinks } from "./host.js";
+import type { FileStat, Host, HttpResponse, RunOptions, RunResult, StagedLinks, Tunnel } from "./host.js";
 import { connectWithin, HttpTimeoutError, httpOverStream } from "./http-stream.js";
 
 /** This machine: child processes (argv, never a shell) and node:fs. */
@@ -269,6 +269,10 @@ export class LocalHost implements Host {
   async reconnect(): Promise<void> {}
 
   async close(): Promise<void> {}
+
+  async tunnelToHere(localPort: number): Promise<Tunnel> {
+    return { port: localPort, bytes: () => 0, close: async () => undefined };
+  }
 }
 
 const STRERROR: Record<string, string> = {

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { connect, type Socket } from "node:net";
 import { posix } from "node:path";
 import { Readable, type Duplex } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
@@ -9,7 +10,7 @@ import { CommandError } from "../errors.js";
 import { assertArgv, assertEnv, assertHttpGet, assertRemovable, exitCode } from "./checks.js";
 import { CURL_TIMED_OUT, curlGetArgv, parseCurlResponse } from "./curl.js";
 import { connectWithin, HttpTimeoutError, httpOverStream } from "./http-stream.js";
-import type { FileStat, Host, HttpResponse, RunOptions, RunResult, StagedLinks } from "./host.js";
+import type { FileStat, Host, HttpResponse, RunOptions, RunResult, StagedLinks, Tunnel } from "./host.js";
 import { shellQuote, shellQuoteWord } from "./shell.js";
 import { endSsh, openSsh } from "./ssh-connect.js";
 import { Slots } from "./slots.js";
@@ -346,6 +347,42 @@ export class SshHost implements Host {
       throw new Error(`${this.name}: GET ${url} (Host: ${opts.host}): ${why}`);
     }
     return parseCurlResponse(r.stdout);
+  }
+
+  async tunnelToHere(localPort: number): Promise<Tunnel> {
+    const conn = this.ssh.connection;
+    if (!conn) throw this.lostError("tunnel");
+    const port = await new Promise<number>((resolve, reject) =>
+      conn.forwardIn("127.0.0.1", 0, (err: Error | undefined, p: number) => (err ? reject(new Error(`${this.name}: cannot open a reverse tunnel (ssh -R; sshd's AllowTcpForwarding?): ${err.message}`)) : resolve(p))),
+    );
+    let bytes = 0;
+    const open = new Set<Socket>();
+    const onConnection = (info: { destPort: number }, accept: () => ClientChannel) => {
+      if (info.destPort !== port) return; // another tunnel's
+      const channel = accept();
+      const sock = connect(localPort, "127.0.0.1");
+      open.add(sock);
+      sock.on("data", (d: Buffer) => (bytes += d.length));
+      const end = () => {
+        open.delete(sock);
+        sock.destroy();
+        channel.destroy();
+      };
+      sock.on("error", end).on("close", end);
+      channel.on("error", end).on("close", end);
+      sock.pipe(channel);
+      channel.pipe(sock);
+    };
+    conn.on("tcp connection", onConnection);
+    return {
+      port,
+      bytes: () => bytes,
+      close: async () => {
+        conn.removeListener("tcp connection", onConnection);
+        for (const s of open) s.destroy();
+        await new Promise<void>((resolve) => conn.unforwardIn("127.0.0.1", port, () => resolve()));
+      },
+    };
   }
 
   async close(): Promise<void> {

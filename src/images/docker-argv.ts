@@ -6,6 +6,10 @@ export const docker = {
   inspectImage: (ref: string) => ["docker", "image", "inspect", "--format", "{{json .Id}}\n{{json .Size}}\n{{json .Config.Labels}}", ref],
   imageId: (ref: string) => ["docker", "image", "inspect", "--format", "{{.Id}}", ref],
   load: () => ["docker", "load"],
+  tag: (from: string, to: string) => ["docker", "tag", from, to],
+  push: (ref: string) => ["docker", "push", ref],
+  pull: (ref: string) => ["docker", "pull", ref],
+  untag: (ref: string) => ["docker", "image", "rm", "--no-prune", ref],
   /** Removes a container whatever its state; a missing one is no error worth reporting. */
   removeContainer: (name: string) => ["docker", "rm", "-f", name],
   /** Untags; the image goes with its last tag. */

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { appendFileSync, cpSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -22,7 +22,7 @@ function writeConfig(name: string, hostsYaml: string, extra = ""): string {
   writeFileSync(
     file,
     `app: ${APP}\ndomain: ${DOMAIN}\nroot: /srv/depl-fleet\nrun: { wsgi: "testapp.app:application", workers: 1, threads: 4 }\n` +
-      `build: { context: ${join(import.meta.dirname, "../../testapp")} }\nhosts: ${hostsYaml}\n${extra}`,
+      `build: { context: ${join(fleet.dir, "app")} }\nhosts: ${hostsYaml}\n${extra}`,
   );
   return file;
 }
@@ -38,6 +38,7 @@ const lives = () => Promise.all(fleet.hosts.map((h) => liveOn(h.httpPort)));
 
 beforeAll(async () => {
   fleet = await startTestFleet({ prefix: "depl-th", basePort: 22300 });
+  cpSync(join(import.meta.dirname, "../../testapp"), join(fleet.dir, "app"), { recursive: true });
   config = writeConfig("depl.yml", fleet.hostsYaml());
   const s = ok(await run(["setup"]));
   expect(s.stderr).toMatch(/setup: web3 +ok/);
@@ -46,9 +47,11 @@ beforeAll(async () => {
 afterAll(() => fleet?.stop());
 
 describe("several hosts over SSH", () => {
-  it("buildinst ships the image and installs it on every host, in parallel", async () => {
+  it("buildinst ships the image through the registry and installs it on every host, in parallel; a code change ships a few kB", async () => {
     const r = ok(await run(["buildinst", "--json"]));
-    v1 = (JSON.parse(r.stdout.trim().split("\n").pop()!) as { version: string }).version;
+    const first = JSON.parse(r.stdout.trim().split("\n").pop()!) as { version: string; shipped: Record<string, number> };
+    v1 = first.version;
+    expect(r.stderr).toMatch(/^web3: shipped fleet:\S+ through the registry: [\d.]+ MB/m);
     for (const h of ["web1", "web2", "web3"]) expect(r.stderr).toMatch(new RegExp(`install ${v1}: ${h} +ok`));
     expect(r.stderr).toMatch(/^web3: started /m);
     // Every host's preview through its own nginx.
@@ -56,7 +59,15 @@ describe("several hosts over SSH", () => {
       const p = await get(h.httpPort, `${v1}.${DOMAIN}`, "/health");
       expect([h.name, p.status, p.headers["x-depl-version"]]).toEqual([h.name, 200, v1]);
     }
-    v2 = (JSON.parse(ok(await run(["buildinst", "--json"])).stdout.trim().split("\n").pop()!) as { version: string }).version;
+    // A code-only change: only the app's own layers move.
+    appendFileSync(join(fleet.dir, "app", "testapp", "app.py"), `\n# changed for the second version\n`);
+    const second = JSON.parse(ok(await run(["buildinst", "--json"])).stdout.trim().split("\n").pop()!) as { version: string; shipped: Record<string, number> };
+    v2 = second.version;
+    const total = (s: Record<string, number>) => Object.values(s).reduce((a, b) => a + b, 0);
+    console.log(`hosts: shipped to 3 hosts through the registry: first version ${(total(first.shipped) / 1e6).toFixed(1)} MB, second (code change) ${(total(second.shipped) / 1e6).toFixed(2)} MB (${((100 * total(second.shipped)) / total(first.shipped)).toFixed(2)}%)`);
+    expect(Object.keys(second.shipped).sort()).toEqual(["web1", "web2", "web3"]);
+    expect(total(second.shipped)).toBeGreaterThan(0);
+    expect(total(second.shipped)).toBeLessThan(total(first.shipped) / 10);
   });
 
   it("promote switches all three at once and reports the spread of the renames", async () => {

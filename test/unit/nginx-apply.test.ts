@@ -54,6 +54,9 @@ class FakeHost implements Host {
   async symlinkAtomic(): Promise<void> {}
   async symlinksAtomic(): Promise<void> {}
   async reconnect(): Promise<void> {}
+  async tunnelToHere(): Promise<never> {
+    throw new Error("not used by nginx apply");
+  }
   async stageSymlinks(): Promise<never> {
     throw new Error("not used by nginx apply");
   }
