@@ -17,11 +17,11 @@ let config: string;
 let v1 = "";
 let v2 = "";
 
-function writeConfig(name: string, hostsYaml: string, extra = ""): string {
+function writeConfig(name: string, hostsYaml: string, extra = "", domain = DOMAIN): string {
   const file = join(fleet.dir, name);
   writeFileSync(
     file,
-    `app: ${APP}\ndomain: ${DOMAIN}\nroot: /srv/depl-fleet\nrun: { wsgi: "testapp.app:application", workers: 1, threads: 4 }\n` +
+    `app: ${APP}\ndomain: ${domain}\nroot: /srv/depl-fleet\nrun: { wsgi: "testapp.app:application", workers: 1, threads: 4 }\n` +
       `build: { context: ${join(fleet.dir, "app")} }\nhosts: ${hostsYaml}\n${extra}`,
   );
   return file;
@@ -170,14 +170,18 @@ describe("several hosts over SSH", () => {
   });
 });
 
+// Domains of their own: an app's domain under another app's on the same nginx is a known limit (README).
+const PRODUCTION = "fleetprod.localhost";
+const STAGING = "fleetstaging.localhost";
+
 describe("roles and destinations", () => {
   it("a worker-only host runs the workers and no web; a staging destination deploys only its hosts", async () => {
     const [web1, web2] = fleet.hosts;
     const hosts = JSON.stringify([{ ...web1!.config, roles: ["web"] }, { ...web2!.config, roles: ["worker"] }]);
     const extra =
       `processes: { worker: ["/app/venv/bin/python", "-m", "testapp.worker"] }\nshared: { data: /app/data }\nenv: { TESTAPP_SHARED: /app/data }\n` +
-      `destinations:\n  staging: { domain: staging.${DOMAIN}, hosts: [${JSON.stringify({ ...web1!.config })}] }\n  production: {}\n`;
-    const file = writeConfig("roles.yml", hosts, extra);
+      `destinations:\n  staging: { domain: ${STAGING}, hosts: [${JSON.stringify({ ...web1!.config })}] }\n  production: {}\n`;
+    const file = writeConfig("roles.yml", hosts, extra, PRODUCTION);
     const noDest = await depl(["-c", file, "--wait", "60", "list"]);
     expect([noDest.code, noDest.stderr.trim()]).toEqual([2, `depl: ${file} defines destinations (staging, production): choose one with -d/--destination`]);
     const prod = (args: string[]) => depl(["-c", file, "--wait", "60", "-d", "production", ...args]);
@@ -190,11 +194,11 @@ describe("roles and destinations", () => {
     expect(status(web2)).not.toMatch(new RegExp(`${program("").replace(/\./g, "\\.")} `));
     expect(onTestHost(web2!, "sh", "-c", `grep -rl ${APP}-production /etc/nginx/ || true`)).toBe("");
     expect(status(web1)).not.toMatch(/worker +RUNNING/);
-    expect((await get(web1!.httpPort, DOMAIN, "/health")).headers["x-depl-version"]).toBe(v);
+    expect((await get(web1!.httpPort, PRODUCTION, "/health")).headers["x-depl-version"]).toBe(v);
     // staging: its own app name on its own host, nothing on web2.
     ok(await depl(["-c", file, "--wait", "60", "-d", "staging", "setup"]));
     const s = (JSON.parse(ok(await depl(["-c", file, "--wait", "60", "-d", "staging", "buildinst", "--json"])).stdout.trim().split("\n").pop()!) as { version: string }).version;
-    expect((await get(web1!.httpPort, `${s}.staging.${DOMAIN}`, "/health")).headers["x-depl-version"]).toBe(s);
+    expect((await get(web1!.httpPort, `${s}.${STAGING}`, "/health")).headers["x-depl-version"]).toBe(s);
     expect(onTestHost(web2!, "sh", "-c", `ls /srv/depl-fleet`)).not.toMatch(/staging/);
   });
 });
