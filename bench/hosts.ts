@@ -1,12 +1,14 @@
 // npm run bench:hosts: several app servers (the hosts suite's container
 // hosts: own sshd, dockerd, nginx, supervisord; web3 behind a jump host).
-// Prints, for 1 and 3 hosts: buildinst wall time, the median promote wall time
+// Prints, for 1 and 3 hosts: buildinst wall time and bytes shipped (a first
+// version, then a code-only change), the median promote wall time
 // (BENCH_PROMOTES, default 10, alternating two versions), and the spread of the
 // renames between hosts (depl's --json rename_skew_ms).
-// Goals (issue 9): promote on 3 hosts at most 2x promote on one; skew under 50 ms.
+// Goals (issue 9): promote on 3 hosts at most 2x promote on one; skew under 50 ms;
+// a code-only version ships under 10% of the first one's bytes.
 // Needs the services (hold flock -s /tmp/depl-services.lock) and `npm run build`.
 import { spawnSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { appendFileSync, cpSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { startTestFleet } from "../test/hosts/harness.js";
@@ -23,10 +25,11 @@ const median = (xs: number[]) => {
 const fleet = await startTestFleet({ prefix: "depl-bh", basePort: 22500 });
 try {
   const config = join(fleet.dir, "depl.yml");
+  cpSync(`${repo}testapp`, join(fleet.dir, "app"), { recursive: true });
   writeFileSync(
     config,
     `app: benchhosts\ndomain: benchhosts.localhost\nroot: /srv/depl-benchhosts\nrun: { wsgi: "testapp.app:application", workers: 1, threads: 4 }\n` +
-      `build: { context: ${repo}testapp }\nretention: { keep: 20 }\nhosts: ${fleet.hostsYaml()}\n`,
+      `build: { context: ${join(fleet.dir, "app")} }\nretention: { keep: 20 }\nhosts: ${fleet.hostsYaml()}\n`,
   );
   const env = { ...process.env, DEPL_STATE_DIR: join(fleet.dir, "state") };
   const depl = (...args: string[]) => {
@@ -43,7 +46,9 @@ try {
   for (const [label, hostArgs] of [["1 host", ["--host", "web1"]], ["3 hosts", []]] as const) {
     // The first version carries the base layers to a host that has none; the second is the steady state.
     const first = depl(...hostArgs, "buildinst", "--json");
+    appendFileSync(join(fleet.dir, "app", "testapp", "app.py"), `\n# code change ${label}\n`);
     const second = depl(...hostArgs, "buildinst", "--json");
+    const shipped = (out: string) => Object.values((JSON.parse(out.trim().split("\n").pop()!) as { shipped: Record<string, number> }).shipped).reduce((a, b) => a + b, 0);
     const vs = [version(first.stdout), version(second.stdout)];
     depl(...hostArgs, "promote", vs[0]!);
     const times: number[] = [];
@@ -56,13 +61,13 @@ try {
     }
     rows.push([
       label,
-      `${(first.ms / 1000).toFixed(1)} s`,
-      `${(second.ms / 1000).toFixed(1)} s`,
+      `${(first.ms / 1000).toFixed(1)} s, ${(shipped(first.stdout) / 1e6).toFixed(1)} MB`,
+      `${(second.ms / 1000).toFixed(1)} s, ${(shipped(second.stdout) / 1e6).toFixed(2)} MB (${((100 * shipped(second.stdout)) / shipped(first.stdout)).toFixed(2)}%)`,
       `${Math.round(median(times))} ms`,
       skews.length ? `${median(skews).toFixed(1)} ms (max ${Math.max(...skews).toFixed(1)})` : "-",
     ]);
   }
-  const header = ["HOSTS", "BUILDINST (1st)", "BUILDINST (2nd)", `PROMOTE (median of ${PROMOTES})`, "RENAME SKEW (median)"];
+  const header = ["HOSTS", "BUILDINST 1st (time, shipped)", "BUILDINST 2nd, code change (time, shipped)", `PROMOTE (median of ${PROMOTES})`, "RENAME SKEW (median)"];
   const w = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   for (const r of [header, ...rows]) console.log(r.map((c, i) => c.padEnd(w[i]!)).join("  "));
   const p1 = Number(rows[0]![3]!.split(" ")[0]);
