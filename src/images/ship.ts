@@ -74,7 +74,12 @@ async function push(here: Host, ref: string, remote: string): Promise<void> {
   if (!p) {
     p = (async () => {
       await here.run(docker.tag(ref, remote));
-      await here.run(docker.push(remote));
+      try {
+        await here.run(docker.push(remote));
+      } finally {
+        // The registry has it now: the extra tag would keep a pruned version's image on this machine.
+        await here.run(docker.untag(remote), { allowFailure: true });
+      }
     })();
     pushes.set(remote, p);
     p.catch(() => pushes.delete(remote));
@@ -89,7 +94,11 @@ async function viaRegistry(host: Host, ref: string, o: ShipOptions): Promise<num
   }
   const registry = o.registry ?? `127.0.0.1:${o.localPort}`;
   await push(o.here, ref, registryRef(registry, ref));
-  const tunnel = own ? await host.tunnelToHere(o.localPort) : null;
+  const tunnel = own
+    ? await host.tunnelToHere(o.localPort).catch((e: Error) => {
+        throw new RegistryUnavailable(`${host.name}: no reverse tunnel to depl's registry (${e.message.replace(`${host.name}: `, "")})`);
+      })
+    : null;
   const pullRef = registryRef(tunnel ? `127.0.0.1:${tunnel.port}` : registry, ref);
   try {
     // Docker Engine treats registries on 127.0.0.0/8 as insecure-allowed: the tunnel needs no TLS or daemon config.
