@@ -363,6 +363,60 @@ describe("SshHost.connectUnix", () => {
   });
 });
 
+describe("SshHost.tunnelToHere", () => {
+  /** An HTTP server on this machine's loopback answering `<tag>` and a body of `size` bytes. */
+  async function serve(tag: string, size: number): Promise<{ server: Server; port: number }> {
+    const server = createHttpServer((_req, res) => res.end(tag + "x".repeat(size - tag.length)));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    return { server, port: (server.address() as { port: number }).port };
+  }
+  const curl = (port: number) => host.run(["curl", "-sS", "--max-time", "5", `http://127.0.0.1:${port}/`], { allowFailure: true });
+
+  it("a port on the host's loopback reaches this machine's, counting the bytes; two tunnels keep apart; closed, it is gone", async () => {
+    const a = await serve("A", 100_000);
+    const b = await serve("B", 5_000);
+    const ta = await host.tunnelToHere(a.port);
+    const tb = await host.tunnelToHere(b.port);
+    try {
+      // sshd chose the ports: ours are taken here, and the host may run its own service on them.
+      expect(ta.port).not.toBe(a.port);
+      expect(tb.port).not.toBe(ta.port);
+      const ra = await curl(ta.port);
+      expect(ra.code).toBe(0);
+      expect(ra.stdout.length).toBe(100_000);
+      expect(ra.stdout[0]).toBe("A");
+      const rb = await curl(tb.port);
+      expect(rb.stdout.length).toBe(5_000);
+      expect(rb.stdout[0]).toBe("B");
+      // The body plus headers, the response's way, in each tunnel only.
+      expect(ta.bytes()).toBeGreaterThan(100_000);
+      expect(ta.bytes()).toBeLessThan(101_000);
+      expect(tb.bytes()).toBeGreaterThan(5_000);
+      expect(tb.bytes()).toBeLessThan(6_000);
+      await ta.close();
+      expect((await curl(ta.port)).code).toBe(7); // connection refused
+      expect((await curl(tb.port)).code).toBe(0);
+    } finally {
+      await ta.close();
+      await tb.close();
+      a.server.close();
+      b.server.close();
+    }
+  });
+
+  it("a tunnel to a port where nothing listens here gives the host a closed connection, not a hang", async () => {
+    const dead = await freePort();
+    const t = await host.tunnelToHere(dead);
+    try {
+      const r = await curl(t.port);
+      expect(r.code).not.toBe(0);
+      expect(r.code).not.toBe(28); // not a timeout
+    } finally {
+      await t.close();
+    }
+  });
+});
+
 describe("SshHost host keys and jump", () => {
   it("refuses a host whose key does not match known_hosts, naming host and file", async () => {
     const wrong = keygen("ed25519", join(dir, "wrong"));
