@@ -83,6 +83,9 @@ program
   .argument("[percent]", "share of clients, 1% to 99%")
   .option("--stop", "send every client back to the live version")
   .option("--json", "print only JSON, as promote does")
+  .option("--watch <duration>", "judge the canary against live for this long (e.g. 10m): stopped at once when it fails (canary: in depl.yml), a pass when the window ends clean")
+  .option("--steps <percents>", "a stepped rollout, e.g. 5,25,50: each step watched as --watch says")
+  .option("--promote", "promote the version when the last watched step passes")
   // "-1%" must reach the percentage check, not be taken for an unknown option.
   .allowUnknownOption()
   .description("serve <version> to a sticky share of clients (cookie depl_bucket); the rest get the live version")
