@@ -95,7 +95,10 @@ program
   .command("stats")
   .description("requests, status classes, 5xx rate and latency per version, from nginx's access log")
   .option("--since <duration>", "window, such as 15m, 2h, 1d", "1h")
-  .option("--json", "print JSON")
+  .option("--json", "print JSON (with --watch: one object per line per refresh)")
+  .option("--watch", "refresh every few seconds, with sparklines of requests and 5xx per minute (Ctrl-C ends)")
+  .option("--every <duration>", "with --watch: time between refreshes", "3s")
+  .option("--count <n>", "with --watch: stop after n refreshes")
   .action(async (o) => (await import("./commands/stats.js")).stats(globals(), o));
 
 program

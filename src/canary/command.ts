@@ -26,7 +26,7 @@ export function parseSteps(s: string): number[] {
 
 export function thresholdsOf(ctx: Pick<Context, "config">): Thresholds {
   const c = ctx.config.canary;
-  return { max5xxRate: c.max_5xx_rate, maxP95Ratio: c.max_p95_ratio, minRequests: c.min_requests, alpha: c.alpha };
+  return { max5xxRate: c.max_5xx_rate, maxP95Ratio: c.max_p95_ratio, minP95IncreaseSec: c.min_p95_increase / 1000, minRequests: c.min_requests, alpha: c.alpha };
 }
 
 /** The command that continues a stepped rollout from step `k`. Pure. */
@@ -159,11 +159,13 @@ async function captureStdout(fn: () => Promise<void>): Promise<void> {
  * the lock, and only when the traffic is still the watched canary's.
  */
 async function stopAfterFail(ctx: Context, g: GlobalOptions, target: WatchTarget): Promise<string> {
+  const t0 = Date.now();
   return withLocks(ctx, `canary --stop (failed watch of ${target.version})`, Math.max(g.wait ?? 0, 60), async () => {
     const states = await Promise.all(ctx.hosts.map((h) => readTraffic(h, ctx.layout)));
     const changed = states.map((s, i) => trafficChange(ctx.hosts[i]!.name, target, s)).filter((x): x is string => x !== null);
     if (changed.length) throw new DeplError(`canary ${target.version} failed its watch, but ${changed.join("; ")}: depl left it as it is`);
     const r = await canaryStop(hostArgs(ctx));
-    return r?.skewMs != null && Object.keys(r.versions).length > 1 ? `renames ${r.skewMs.toFixed(1)} ms apart` : "one rename";
+    const how = r?.skewMs != null && Object.keys(r.versions).length > 1 ? `renames ${r.skewMs.toFixed(1)} ms apart` : "one rename";
+    return `${how}, ${Date.now() - t0} ms from the verdict, lock included`;
   });
 }

@@ -261,6 +261,8 @@ export const configSchema = z
       .object({
         max_5xx_rate: rate.default("1%"),
         max_p95_ratio: z.number().min(1).max(100).default(1.5),
+        /** ...and by at least this much: a few cold milliseconds are no regression. */
+        min_p95_increase: duration.default("20ms"),
         min_requests: z.number().int().min(1).default(200),
         /** One-sided significance level of the tests that call a difference real. */
         alpha: z.number().gt(0).lt(0.5).default(0.01),

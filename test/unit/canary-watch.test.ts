@@ -90,6 +90,16 @@ describe("watchCanary", () => {
 });
 
 describe("pieces", () => {
+  it("a slower p95 fails only past both the ratio and the absolute increase", async () => {
+    const { judge } = await import("../../src/canary/judge.js");
+    const c = { requests: 1000, errors: 0, latencies: Array.from({ length: 1000 }, (_, i) => 0.002 + (i % 10) / 1000) };
+    const l = { requests: 1000, errors: 0, latencies: Array.from({ length: 1000 }, (_, i) => 0.001 + (i % 4) / 1000) };
+    expect(judge(c, l, DEFAULT_THRESHOLDS).verdict).toBe("fail");
+    const v = judge(c, l, { ...DEFAULT_THRESHOLDS, minP95IncreaseSec: 0.02 });
+    expect(v.verdict).toBe("pass");
+    expect(v.reason).toContain("allowed x1.5 and +20 ms");
+  });
+
   it("trafficChange names what changed", () => {
     expect(trafficChange("h", target, state)).toBeNull();
     expect(trafficChange("h", target, { ...state, canary: null })).toBe("h: the canary was stopped by someone else");
@@ -122,7 +132,7 @@ describe("pieces", () => {
 
   it("depl.yml canary: has defaults and takes percentages", () => {
     const base = { app: "guard", domain: "guard.localhost", run: { wsgi: "app:application" } };
-    expect(configSchema.parse(base).canary).toEqual({ max_5xx_rate: 0.01, max_p95_ratio: 1.5, min_requests: 200, alpha: 0.01, interval: 10_000 });
+    expect(configSchema.parse(base).canary).toEqual({ max_5xx_rate: 0.01, max_p95_ratio: 1.5, min_p95_increase: 20, min_requests: 200, alpha: 0.01, interval: 10_000 });
     expect(configSchema.parse({ ...base, canary: { max_5xx_rate: "0.5%", interval: "5s" } }).canary).toMatchObject({ max_5xx_rate: 0.005, interval: 5000 });
     expect(() => configSchema.parse({ ...base, canary: { max_5xx_rate: "lots" } })).toThrow(/percentage/);
   });
