@@ -102,6 +102,13 @@ program
   .action(async (o) => (await import("./commands/stats.js")).stats(globals(), o));
 
 program
+  .command("dashboard")
+  .description("a status page: releases, live/previous/canary and share per host, charts of request rate, 5xx rate and p95 per version; actions need the DASHBOARD_TOKEN secret")
+  .option("--bind <address>", "address to listen on (beyond loopback only with a DASHBOARD_TOKEN secret)", "127.0.0.1")
+  .option("--port <port>", "port to listen on", "8077")
+  .action(async (o) => (await import("./dashboard/server.js")).dashboard(globals(), { bind: o.bind, port: Number(o.port) }));
+
+program
   .command("list")
   .description("releases on each host: state, health, processes and their supervisord state, commit, branch, build time, builder, size, preview URL, keep-until")
   .option("--json", "print JSON")
