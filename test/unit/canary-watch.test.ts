@@ -137,3 +137,32 @@ describe("pieces", () => {
     expect(() => configSchema.parse({ ...base, canary: { max_5xx_rate: "lots" } })).toThrow(/percentage/);
   });
 });
+
+describe("LogTail on a real file", () => {
+  it("follows access.log across a rotation (rename and a new file) without losing or repeating a line", async () => {
+    const { mkdtempSync, mkdirSync, appendFileSync, renameSync, rmSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { LocalHost } = await import("../../src/host/local.js");
+    const { layout } = await import("../../src/naming/layout.js");
+    const { LogTail } = await import("../../src/stats/tail.js");
+    const root = mkdtempSync(`${tmpdir()}/depl-tail-`);
+    try {
+      const l = layout(root, "guard");
+      mkdirSync(l.logDir, { recursive: true });
+      const log = `${l.logDir}/access.log`;
+      const line = (n: number) => JSON.stringify({ time: 1000 + n, status: 200, request_time: 0.001, version: "v1" }) + "\n";
+      appendFileSync(log, line(0)); // before start: not the tail's
+      const tail = new LogTail(new LocalHost(), l);
+      await tail.start();
+      appendFileSync(log, line(1) + line(2) + '{"time":10');
+      expect((await tail.poll()).map((r) => r.time)).toEqual([1001, 1002]);
+      appendFileSync(log, '03,"status":200,"request_time":0.001,"version":"v1"}\n' + line(4));
+      renameSync(log, `${l.logDir}/access.log-20261123T051800Z`);
+      appendFileSync(log, line(5));
+      expect((await tail.poll()).map((r) => r.time)).toEqual([1003, 1004, 1005]);
+      expect(await tail.poll()).toEqual([]);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
