@@ -62,7 +62,8 @@ describe("depl canary --watch", () => {
     const enough = Math.max(canary[199]!.time, log.filter((e) => e.version === v1)[199]!.time);
     const lastCanary = canary[canary.length - 1]!.time;
     console.log(`bad canary: ${canary.length} requests (${canary5xx} 5xx); stopped ${(lastCanary - enough).toFixed(2)} s after both sides had 200 requests (interval ${INTERVAL_S} s); ${/stopped \(([^)]*)\)/.exec(r.stdout)?.[1]}`);
-    expect(lastCanary - enough).toBeLessThan(INTERVAL_S + 2.5);
+    // Measured here: 0.4 to 2.3 s idle, 4.0 s beside other suites; the stop itself is ~0.1 s (printed).
+    expect(lastCanary - enough).toBeLessThan(INTERVAL_S + 3.5);
 
     const h = await depl(["-c", config, "history", "--json"]);
     const entries = JSON.parse(h.stdout) as { action: string; result: string; detail?: string }[];
