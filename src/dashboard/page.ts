@@ -29,6 +29,7 @@ export const PAGE = `<!doctype html>
 <h1 id="title">depl</h1>
 <div class="muted" id="updated">loading…</div>
 <div class="hosts" id="hosts"></div>
+<div id="scope-box" hidden>charts for <select id="scope"><option value="">all hosts (summed)</option></select></div>
 <div class="charts">
   <div class="chart"><canvas id="c-requests"></canvas></div>
   <div class="chart"><canvas id="c-errors"></canvas></div>
@@ -104,8 +105,20 @@ export const PAGE = `<!doctype html>
     const chosen = sel.value;
     sel.replaceChildren(...[...versions].sort().reverse().map((v) => { const o = el("option", v + " (" + roleOf(v) + ")"); o.value = v; return o; }));
     if (versions.has(chosen)) sel.value = chosen;
-    const labels = (s.series[0] ? s.series[0].t : []).map((t) => new Date(t * 1000).toISOString().slice(11, 19));
-    const shown = s.series.filter((x) => x.requests.some((n) => n > 0));
+    const scope = $("scope");
+    if (s.host_series) {
+      $("scope-box").hidden = false;
+      const names = Object.keys(s.host_series);
+      if (scope.options.length !== names.length + 1) {
+        const was = scope.value;
+        scope.replaceChildren(el("option", "all hosts (summed)"), ...names.map((n) => { const o = el("option", n); o.value = n; return o; }));
+        scope.options[0].value = "";
+        scope.value = names.includes(was) ? was : "";
+      }
+    }
+    const series = scope.value && s.host_series && s.host_series[scope.value] ? s.host_series[scope.value] : s.series;
+    const labels = (series[0] ? series[0].t : []).map((t) => new Date(t * 1000).toISOString().slice(11, 19));
+    const shown = series.filter((x) => x.requests.some((n) => n > 0));
     let k = 0;
     const color = (v) => { const r = roleOf(v).split(" ")[0]; return colors[r] || extra[k++ % extra.length]; };
     const sets = shown.map((x) => ({ x, label: x.version + " (" + roleOf(x.version) + ")", color: color(x.version) }));

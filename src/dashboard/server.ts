@@ -30,6 +30,8 @@ interface Snapshot {
   bucket_sec: number;
   hosts: { name: string; traffic: TrafficState | null; releases: Pick<ReleaseRow, "version" | "state" | "health" | "process">[]; error?: string }[];
   series: ReturnType<LiveStats["total"]["series"]>;
+  /** The same per host (with several hosts). */
+  host_series?: Record<string, ReturnType<LiveStats["total"]["series"]>>;
 }
 
 export type Action = { action: "promote"; version: string } | { action: "rollback"; version?: string } | { action: "canary"; version: string; percent: string } | { action: "stop" };
@@ -155,7 +157,9 @@ async function serve(ctx: Context, g: GlobalOptions, o: DashboardOptions): Promi
         return send(res, 401, { error: "this dashboard listens beyond loopback: every request needs the token" });
       }
       if (req.method === "GET" && url.pathname === "/api/state") {
-        const snap: Snapshot = { app: ctx.config.app, domain: ctx.config.domain, at: new Date().toISOString(), bucket_sec: BUCKET_SEC, hosts: hostRows, series: live.total.series(Date.now() / 1000) };
+        const now = Date.now() / 1000;
+        const snap: Snapshot = { app: ctx.config.app, domain: ctx.config.domain, at: new Date().toISOString(), bucket_sec: BUCKET_SEC, hosts: hostRows, series: live.total.series(now) };
+        if (ctx.hosts.length > 1) snap.host_series = Object.fromEntries(ctx.hosts.map((h, i) => [h.name, live.perHost[i]!.series(now)]));
         return send(res, 200, { ...snap, actions: Boolean(token) });
       }
       if (req.method === "POST" && url.pathname === "/api/action") {
