@@ -34,7 +34,7 @@ test: setup_appserver
 	scripts/install-packages.sh $(TEST_PACKAGES)
 	npm run --silent typecheck
 	npm run --silent test:unit
-	scripts/run-suites.sh integration -- e2e apps reliability browser hosts -- restarts
+	scripts/run-suites.sh integration -- e2e apps reliability browser hosts canary -- restarts
 
 test-unit:
 	npm run --silent typecheck && npm run --silent test:unit

@@ -69,6 +69,16 @@ export default defineConfig({
         },
       },
       {
+        // The guarded canary, stats --watch and the dashboard: app "guard", real services and Chromium.
+        test: {
+          name: "canary",
+          include: ["test/canary/**/*.test.ts"],
+          testTimeout: 300_000,
+          hookTimeout: 900_000,
+          fileParallelism: false,
+        },
+      },
+      {
         test: {
           name: "browser",
           include: ["test/browser/**/*.test.ts"],

@@ -83,6 +83,9 @@ program
   .argument("[percent]", "share of clients, 1% to 99%")
   .option("--stop", "send every client back to the live version")
   .option("--json", "print only JSON, as promote does")
+  .option("--watch <duration>", "judge the canary against live for this long (e.g. 10m): stopped at once when it fails (canary: in depl.yml), a pass when the window ends clean")
+  .option("--steps <percents>", "a stepped rollout, e.g. 5,25,50: each step watched as --watch says")
+  .option("--promote", "promote the version when the last watched step passes")
   // "-1%" must reach the percentage check, not be taken for an unknown option.
   .allowUnknownOption()
   .description("serve <version> to a sticky share of clients (cookie depl_bucket); the rest get the live version")
@@ -92,8 +95,18 @@ program
   .command("stats")
   .description("requests, status classes, 5xx rate and latency per version, from nginx's access log")
   .option("--since <duration>", "window, such as 15m, 2h, 1d", "1h")
-  .option("--json", "print JSON")
+  .option("--json", "print JSON (with --watch: one object per line per refresh)")
+  .option("--watch", "refresh every few seconds, with sparklines of requests and 5xx per minute (Ctrl-C ends)")
+  .option("--every <duration>", "with --watch: time between refreshes", "3s")
+  .option("--count <n>", "with --watch: stop after n refreshes")
   .action(async (o) => (await import("./commands/stats.js")).stats(globals(), o));
+
+program
+  .command("dashboard")
+  .description("a status page: releases, live/previous/canary and share per host, charts of request rate, 5xx rate and p95 per version; actions need the DASHBOARD_TOKEN secret")
+  .option("--bind <address>", "address to listen on (beyond loopback only with a DASHBOARD_TOKEN secret)", "127.0.0.1")
+  .option("--port <port>", "port to listen on", "8077")
+  .action(async (o) => (await import("./dashboard/server.js")).dashboard(globals(), { bind: o.bind, port: Number(o.port) }));
 
 program
   .command("list")

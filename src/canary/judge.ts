@@ -16,6 +16,12 @@ export interface Thresholds {
   max5xxRate: number;
   /** canary p95 / live p95 may not exceed this, e.g. 1.5. */
   maxP95Ratio: number;
+  /**
+   * Seconds the canary's p95 must also exceed live's by: nginx logs whole
+   * milliseconds, and a fresh release's cold few ms (4 ms vs 10 ms) are a
+   * ratio of 2.5 that no user notices.
+   */
+  minP95IncreaseSec?: number;
   /** Fewer canary (or live) requests than this: no verdict. */
   minRequests: number;
   /** One-sided significance level of both tests. */
@@ -116,7 +122,8 @@ export function judge(canary: Sample, live: Sample, th: Thresholds = DEFAULT_THR
   const p95l = quantile(live.latencies, 0.95);
   const ratio = p95l > 0 ? p95c / p95l : p95c > 0 ? Infinity : 1;
   const latP = mannWhitneyGreater(canary.latencies, live.latencies);
-  const latFailed = ratio > th.maxP95Ratio && latP < th.alpha;
+  const slack = th.minP95IncreaseSec ?? 0;
+  const latFailed = ratio > th.maxP95Ratio && p95c - p95l > slack && latP < th.alpha;
   const checks: Check[] = [
     {
       name: "5xx rate",
@@ -130,7 +137,7 @@ export function judge(canary: Sample, live: Sample, th: Thresholds = DEFAULT_THR
       failed: latFailed,
       test: "Mann-Whitney U, one-sided",
       pValue: latP,
-      detail: `canary p95 ${ms(p95c)} vs live ${ms(p95l)} (x${Number.isFinite(ratio) ? ratio.toFixed(2) : "inf"}, allowed x${th.maxP95Ratio})`,
+      detail: `canary p95 ${ms(p95c)} vs live ${ms(p95l)} (x${Number.isFinite(ratio) ? ratio.toFixed(2) : "inf"}, allowed x${th.maxP95Ratio}${slack ? ` and +${ms(slack)}` : ""})`,
     },
   ];
   const failed = checks.filter((c) => c.failed);

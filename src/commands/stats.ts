@@ -5,9 +5,27 @@ import { logLimits, rotateLogs } from "../logs/rotate.js";
 import { readTraffic, type TrafficState } from "../switch/traffic.js";
 import { roleOf } from "../release/inventory.js";
 import { withContext, type GlobalOptions } from "./context.js";
+import { UsageError } from "../errors.js";
 
-export async function stats(g: GlobalOptions, o: { since: string; json?: boolean }): Promise<void> {
+export async function stats(g: GlobalOptions, o: { since: string; json?: boolean; watch?: boolean; every?: string; count?: string }): Promise<void> {
   const window = parseSince(o.since);
+  if (o.watch) {
+    const everyMs = parseSince(o.every ?? "3s") * 1000;
+    const refreshes = o.count === undefined ? undefined : Number(o.count);
+    if (refreshes !== undefined && !(Number.isInteger(refreshes) && refreshes > 0)) throw new UsageError(`--count: expected a whole number of refreshes, got ${o.count}`);
+    const { watchStats } = await import("../stats/watch.js");
+    const ac = new AbortController();
+    const stop = () => ac.abort();
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+    try {
+      await withContext(g, {}, (ctx) => watchStats(ctx, { windowSec: window, since: o.since, json: o.json, everyMs, signal: ac.signal, refreshes }));
+    } finally {
+      process.off("SIGINT", stop);
+      process.off("SIGTERM", stop);
+    }
+    return;
+  }
   await withContext(g, {}, async (ctx) => {
     const since = Date.now() / 1000 - window;
     const acc = new StatsAccumulator(since);

@@ -61,7 +61,12 @@ export async function rollback(g: GlobalOptions, version: string | undefined, o:
   });
 }
 
-export async function canary(g: GlobalOptions, version: string | undefined, percent: string | undefined, o: { stop?: boolean; json?: boolean }): Promise<void> {
+export async function canary(g: GlobalOptions, version: string | undefined, percent: string | undefined, o: { stop?: boolean; json?: boolean; watch?: string; steps?: string; promote?: boolean }): Promise<void> {
+  if (!o.stop && (o.watch || o.steps || o.promote)) {
+    if (version === undefined) throw new UsageError("usage: depl canary <version> <N%> --watch <duration> (or --steps 5,25,50 --watch <duration> [--promote])");
+    assertVersion(version);
+    return (await import("../canary/command.js")).guardedCanary(g, version, percent, o);
+  }
   if (o.stop) {
     if (version !== undefined) throw new UsageError("depl canary --stop takes no version or percentage");
     await withContext(g, {}, async (ctx) => {

@@ -27,6 +27,17 @@ const duration = z.union([z.number().positive(), z.string()]).transform((v, ctx)
   return Math.round(Number(m[1]) * mult);
 });
 
+/** "1%", "0.5%" or a fraction (0.01). Parsed to a fraction. */
+const rate = z.union([z.number().min(0).max(1), z.string()]).transform((v, ctx) => {
+  if (typeof v === "number") return v;
+  const m = /^(\d+(?:\.\d+)?)%$/.exec(v.trim());
+  if (!m || Number(m[1]) > 100) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected a percentage such as 1% or 0.5%, got "${v}"` });
+    return z.NEVER;
+  }
+  return Number(m[1]) / 100;
+});
+
 /** "100MB", "1GB", "512KB" or a number of bytes. Parsed to bytes. */
 const byteSize = z.union([z.number().int().positive(), z.string()]).transform((v, ctx) => {
   if (typeof v === "number") return v;
@@ -264,6 +275,20 @@ export const configSchema = z
       .strict()
       .default({}),
     env: z.record(z.string().regex(ENV_NAME, "expected an environment variable name"), oneLine).default({}),
+    /** Guarded canary (depl canary V N% --watch 10m): canary vs live over the window, judged every interval. */
+    canary: z
+      .object({
+        max_5xx_rate: rate.default("1%"),
+        max_p95_ratio: z.number().min(1).max(100).default(1.5),
+        /** ...and by at least this much: a few cold milliseconds are no regression. */
+        min_p95_increase: duration.default("20ms"),
+        min_requests: z.number().int().min(1).default(200),
+        /** One-sided significance level of the tests that call a difference real. */
+        alpha: z.number().gt(0).lt(0.5).default(0.01),
+        interval: duration.pipe(z.number().min(1000, "must be at least 1s")).default("10s"),
+      })
+      .strict()
+      .default({}),
     /** log/access.log is rotated past max_size (after each changing command and in stats); keep rotated files, none older than max_age. */
     logs: z
       .object({

@@ -7,6 +7,7 @@ foo.<domain>, and has /health (which exercises the C extension), /error
 shared directory).
 """
 import os
+import threading
 import time
 from urllib.parse import parse_qs
 
@@ -27,6 +28,20 @@ _FAIL_PROXIED = os.environ.get("TESTAPP_FAIL_PROXIED") == "1"
 # names users asked nginx for (X-Forwarded-Host) that answer 500, e.g. "app1.localhost":
 # the base domain fails while the version's preview <version>.app1.localhost works.
 _FAIL_HOSTS = {h for h in os.environ.get("TESTAPP_FAIL_HOSTS", "").split(",") if h}
+# N: after N requests through nginx (per worker process), every further one
+# answers 500: a canary that starts well and goes bad. Health checks do not count.
+_FAIL_AFTER = int(os.environ.get("TESTAPP_FAIL_AFTER", "0") or "0")
+_served = 0
+_served_lock = threading.Lock()
+
+
+def _went_bad(environ):
+    global _served
+    if _FAIL_AFTER <= 0 or "HTTP_X_REQUEST_ID" not in environ:
+        return False
+    with _served_lock:
+        _served += 1
+        return _served > _FAIL_AFTER
 
 
 def _respond(start_response, status, body):
@@ -74,7 +89,7 @@ def _notes(environ, start_response):
 
 def application(environ, start_response):
     path = environ.get("PATH_INFO", "/")
-    if path in _FAIL_PATHS or (_FAIL_PROXIED and "HTTP_X_REQUEST_ID" in environ) or environ.get("HTTP_X_FORWARDED_HOST", "") in _FAIL_HOSTS:
+    if path in _FAIL_PATHS or (_FAIL_PROXIED and "HTTP_X_REQUEST_ID" in environ) or environ.get("HTTP_X_FORWARDED_HOST", "") in _FAIL_HOSTS or _went_bad(environ):
         return _respond(start_response, "500 Internal Server Error", f"injected failure in version {VERSION}\n")
     if path == "/health":
         if _speedups.fnv1a(b"depl") != _HEALTH_HASH:
