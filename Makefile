@@ -19,7 +19,7 @@ setup_deploy:
 	scripts/services.sh start docker registry
 	$(DEPL) images bootstrap
 
-## An app server (the machine in $(CONFIG), or HOST=user@address[:port]).
+## An app server (the machine in $(CONFIG), or HOST=user@address[:port], or HOST=<name> of one of its hosts).
 setup_appserver: setup_deploy
 	$(DEPL) setup $(if $(HOST),--host $(HOST))
 
@@ -28,13 +28,14 @@ demo: setup_appserver
 	scripts/demo.sh $(CONFIG)
 
 ## Every suite: typecheck, unit, integration (real nginx, supervisord, Docker, sshd), then end to end,
-## the example apps, reliability, browser (Chromium) and several hosts (containers) side by side (each has its own apps), then the restarts suite
-## alone (it stops and starts the machine's services).
+## the example apps, reliability and browser (Chromium) side by side (each has its own apps), then several
+## hosts (containers) beside the guarded canary, then the restarts suite alone (it stops and starts the
+## machine's services).
 test: setup_appserver
 	scripts/install-packages.sh $(TEST_PACKAGES)
 	npm run --silent typecheck
 	npm run --silent test:unit
-	scripts/run-suites.sh integration -- e2e apps reliability browser hosts canary -- restarts
+	scripts/run-suites.sh integration -- e2e apps reliability browser -- hosts canary -- restarts
 
 test-unit:
 	npm run --silent typecheck && npm run --silent test:unit
