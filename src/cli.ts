@@ -137,7 +137,7 @@ program
 program
   .command("logs")
   .argument("<version>", "an installed version")
-  .description("the version's process log (gunicorn's access and error lines)")
+  .description("the version's process log (gunicorn's access and error lines); with several hosts, each line starts with its host")
   .option("-f, --follow", "keep printing new lines")
   .option("--process <name>", "a worker process instead of web")
   .option("-n, --lines <n>", "lines to show", "100")
@@ -147,7 +147,7 @@ program
   .command("exec")
   .argument("<version>", "an installed version")
   .argument("<command...>", "command to run (after --)")
-  .description("run a one-off container of <version> with its env and shared data, e.g. depl exec V -- python -m app.migrate")
+  .description("run a one-off container of <version> with its env and shared data on every selected host (--host to narrow; stdin with one host only), e.g. depl exec V -- python -m app.migrate")
   .action(async (version, command) => (await import("./commands/logs.js")).exec(globals(), version, command));
 
 program
