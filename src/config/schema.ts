@@ -152,6 +152,12 @@ export const configSchema = z
         listen: z.number().int().min(1).max(65535).default(80),
         /** Where depl's http-level include goes. */
         conf_dir: absPath.default("/etc/nginx/conf.d"),
+        /** Largest request body nginx accepts (413 beyond it); nginx's own default, 1MB, refuses most uploads. */
+        max_body_size: byteSize.pipe(z.number().max(64 * 1024 ** 3, "must be at most 64GB")).default("10MB"),
+        /** How long nginx waits between two reads of the app's answer (a long poll or a slow report needs more). */
+        read_timeout: duration.pipe(z.number().min(1000, "must be at least 1s").max(86_400_000, "must be at most 24h")).default("60s"),
+        /** false: answers go to the client as the app writes them (streaming, server-sent events). */
+        buffering: z.boolean().default(true),
       })
       .strict()
       .default({}),

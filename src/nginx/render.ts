@@ -9,7 +9,7 @@ import { BUCKET_COUNT, bucketName } from "../switch/plan.js";
 
 /** The parts of the config that the nginx site depends on. */
 export type SiteConfig = Pick<Config, "app" | "domain" | "subdomains" | "root"> & {
-  nginx: Pick<Config["nginx"], "listen" | "conf_dir">;
+  nginx: Pick<Config["nginx"], "listen" | "conf_dir"> & Partial<Pick<Config["nginx"], "max_body_size" | "read_timeout" | "buffering">>;
   static?: Pick<NonNullable<Config["static"]>, "url"> | undefined;
 };
 
@@ -22,6 +22,8 @@ export interface SiteHost {
 /** Named defaults of the rendered site. */
 export const BUCKET_COOKIE_MAX_AGE = 31_536_000; // one year, in seconds
 export const PROXY_TIMEOUTS = { connect: "5s", send: "60s", read: "60s" } as const;
+/** nginx.max_body_size's default: nginx's own 1MB refuses most uploads. */
+export const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
 /** Static files whose names carry a content hash never change: a year (RFC 9111's customary maximum). */
 export const STATIC_HASHED_MAX_AGE = 31_536_000;
 /**
@@ -95,7 +97,9 @@ export function renderSite(config: SiteConfig, siteHost: SiteHost = { ipv6: fals
     versionMapRegex: `~^(?:${TIMESTAMP_RE}|${BRANCH_RE})$`,
     previewRegex: `~^${notSub}(?<depl_preview_version>${TIMESTAMP_RE}|${BRANCH_RE})[.](?<depl_preview_host>${hostRe})$`,
     otherRegex: `~[.]${domainRe}$`,
-    timeouts: PROXY_TIMEOUTS,
+    timeouts: { ...PROXY_TIMEOUTS, read: config.nginx.read_timeout === undefined ? PROXY_TIMEOUTS.read : `${config.nginx.read_timeout}ms` },
+    maxBodyBytes: config.nginx.max_body_size ?? DEFAULT_MAX_BODY_BYTES,
+    buffering: config.nginx.buffering === false ? "off" : "on",
   });
 }
 
@@ -135,6 +139,11 @@ export function checkSiteConfig(config: SiteConfig): SiteConfig {
   if (!Number.isInteger(nginx?.listen) || nginx.listen < 1 || nginx.listen > 65535) {
     throw bad("nginx.listen", nginx?.listen, "a port number 1-65535");
   }
+  for (const k of ["max_body_size", "read_timeout"] as const) {
+    const v = nginx[k];
+    if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw bad(`nginx.${k}`, v, "a positive whole number");
+  }
+  if (nginx.buffering !== undefined && typeof nginx.buffering !== "boolean") throw bad("nginx.buffering", nginx.buffering, "true or false");
   if (typeof nginx.conf_dir !== "string" || !isSafeAbsPath(nginx.conf_dir)) {
     throw bad("nginx.conf_dir", nginx.conf_dir, "an absolute path of letters, digits and ._@+-");
   }

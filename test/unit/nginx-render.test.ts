@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { UsageError } from "../../src/errors.js";
+import { validateConfig } from "../../src/config/load.js";
 import { includePath, renderInclude, renderSite, type SiteConfig } from "../../src/nginx/render.js";
 
 const base: SiteConfig = {
@@ -183,18 +184,43 @@ describe("renderSite", () => {
     }
   });
 
-  it("proxies for zero-drop switching: a connection per request (no keepalive pool), request id", () => {
-    for (const l of ["proxy_http_version 1.1;", "proxy_set_header Connection close;",
+  it("proxies for zero-drop switching: a connection per request (no keepalive pool) unless a WebSocket, request id", () => {
+    for (const l of ["proxy_http_version 1.1;", "proxy_set_header Connection $depl_app1_connection;", "proxy_set_header Upgrade $depl_app1_upgrade;",
       "proxy_set_header X-Request-Id $request_id;", "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
       "proxy_set_header X-Forwarded-Proto $scheme;", 'proxy_set_header X-Depl-Version "";']) {
       expect(lines.filter((s) => s === l), l).toHaveLength(2);
     }
     expect(site).not.toMatch(/^\s*keepalive\b/m);
+    // Connection is close for every request but a WebSocket upgrade.
+    expect(site).toMatch(/map \$http_upgrade \$depl_app1_upgrade \{\n\s+"~\*\^websocket\$" websocket;\n\s+default "";\n\}/);
+    expect(site).toMatch(/map \$depl_app1_upgrade \$depl_app1_connection \{\n\s+websocket upgrade;\n\s+default close;\n\}/);
   });
 
   it("ends with a newline and is the same text for the same config", () => {
     expect(site.endsWith("}\n")).toBe(true);
     expect(renderSite(structuredClone(base))).toBe(site);
+  });
+});
+
+describe("request limits", () => {
+  it("accepts 10MB bodies, waits 60s between reads and buffers answers unless depl.yml says otherwise", () => {
+    expect(lines).toContain("client_max_body_size 10485760;");
+    expect(lines).toContain("proxy_read_timeout 60s;");
+    expect(lines).toContain("proxy_buffering on;");
+    const custom = renderSite({ ...base, nginx: { ...base.nginx, max_body_size: 200 * 1024 ** 2, read_timeout: 300_000, buffering: false } }).split("\n").map((l) => l.trim());
+    expect(custom).toContain("client_max_body_size 209715200;");
+    expect(custom).toContain("proxy_read_timeout 300000ms;");
+    expect(custom).toContain("proxy_buffering off;");
+    expect(() => renderSite({ ...base, nginx: { ...base.nginx, max_body_size: 1.5 } })).toThrow('nginx site: invalid nginx.max_body_size 1.5: expected a positive whole number');
+  });
+
+  it("reads them from depl.yml, refusing what nginx would not take", () => {
+    const c = { app: "a1", domain: "a1.localhost", run: { wsgi: "m:app" } };
+    expect(validateConfig(c).nginx).toMatchObject({ max_body_size: 10 * 1024 ** 2, read_timeout: 60_000, buffering: true });
+    expect(validateConfig({ ...c, nginx: { max_body_size: "1GB", read_timeout: "5m", buffering: false } }).nginx).toMatchObject({ max_body_size: 1024 ** 3, read_timeout: 300_000, buffering: false });
+    expect(() => validateConfig({ ...c, nginx: { max_body_size: "lots" } })).toThrow('depl.yml: nginx.max_body_size: expected a size such as 100MB, 1GB or 512KB, got "lots"');
+    expect(() => validateConfig({ ...c, nginx: { read_timeout: "2d" } })).toThrow(/nginx\.read_timeout: expected a duration/);
+    expect(() => validateConfig({ ...c, nginx: { buffering: "no" } })).toThrow(/nginx\.buffering/);
   });
 });
 

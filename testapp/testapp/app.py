@@ -3,15 +3,15 @@
 Answers "Hello from base domain" on <domain> (and on any other name, so that
 preview hosts such as <version>.<domain> work), "Hello from foo" on
 foo.<domain>, and has /health (which exercises the C extension), /error
-(always 500, for canary statistics), /slow?ms=N and /notes (SQLite in a
-shared directory).
+(always 500, for canary statistics), /slow?ms=N, /notes (SQLite in a
+shared directory) and /ws (a WebSocket echo naming its version).
 """
 import os
 import threading
 import time
 from urllib.parse import parse_qs
 
-from testapp import _speedups
+from testapp import _speedups, ws
 
 VERSION = os.environ.get("DEPL_VERSION", "dev")
 DOMAIN = os.environ.get("DEPL_DOMAIN", "app1.localhost")
@@ -91,6 +91,9 @@ def application(environ, start_response):
     path = environ.get("PATH_INFO", "/")
     if path in _FAIL_PATHS or (_FAIL_PROXIED and "HTTP_X_REQUEST_ID" in environ) or environ.get("HTTP_X_FORWARDED_HOST", "") in _FAIL_HOSTS or _went_bad(environ):
         return _respond(start_response, "500 Internal Server Error", f"injected failure in version {VERSION}\n")
+    if path == "/ws" and ws.is_websocket(environ):
+        ws.serve(environ)
+        return []
     if path == "/health":
         if _speedups.fnv1a(b"depl") != _HEALTH_HASH:
             return _respond(start_response, "500 Internal Server Error", "C extension broken\n")
