@@ -222,9 +222,8 @@ export class SshHost implements Host {
     return new Promise((resolve, reject) => {
       conn.openssh_forwardOutStreamLocal(path, (err: Error | undefined, channel: ClientChannel) => {
         if (!err) return resolve(channel);
-        // "administratively prohibited": sshd's AllowStreamLocalForwarding/DisableForwarding; a missing socket is "open failed".
-        if (/prohibited/i.test(err.message)) this.noForwarding = `sshd refuses unix socket forwarding (${err.message}; AllowStreamLocalForwarding in sshd_config)`;
-        reject(new Error(`${this.name}: cannot connect to ${path}: ${this.noForwarding ?? err.message}`));
+        // sshd says "open failed" both for a socket nobody listens on and when it forwards none.
+        reject(new Error(`${this.name}: cannot connect to ${path}: ${err.message} (nothing listens there, or sshd forwards no unix sockets: AllowStreamLocalForwarding)`));
       });
     });
   }
@@ -241,9 +240,11 @@ export class SshHost implements Host {
     try {
       stream = await connectWithin(this.connectUnix(socketPath), opts.timeoutMs);
     } catch (err) {
-      if (this.noForwarding) return this.curlGetUnix(socketPath, path, opts);
-      const why = err instanceof HttpTimeoutError ? `timed out after ${opts.timeoutMs} ms` : (err as Error).message.replace(`${this.name}: `, "");
-      throw new Error(`${this.name}: GET http://${opts.host}${path} via ${socketPath}: ${why}`, { cause: err });
+      if (err instanceof HttpTimeoutError) throw new Error(`${this.name}: GET http://${opts.host}${path} via ${socketPath}: timed out after ${opts.timeoutMs} ms`);
+      // curl on the host tells a socket nobody listens on (its error, as before) from an sshd that forwards none.
+      const r = await this.curlGetUnix(socketPath, path, opts);
+      this.noForwarding = "sshd refuses unix socket forwarding (AllowStreamLocalForwarding in its sshd_config)";
+      return r;
     }
     try {
       const timeoutMs = Math.max(1, opts.timeoutMs - (Date.now() - start));
