@@ -328,6 +328,8 @@ describe("SshHost where sshd forwards no unix sockets", () => {
       // Known from then on: said at once, and curl answers.
       await expect(otherHost.connectUnix(sock)).rejects.toThrow(/cannot connect to .*fallback\.sock: sshd refuses unix socket forwarding \(AllowStreamLocalForwarding in its sshd_config\)$/);
       expect((await otherHost.httpGetUnix(sock, "/", { host: "h", timeoutMs: 5_000 })).body).toBe("ok");
+      // supervisord's XML-RPC too: POSTed by curl on the host.
+      expect(await programState(otherHost, "depl-no-such-program")).toBe("ABSENT");
       expect(r.body).toBe("ok");
       expect(r.headers["x-seen-host"]).toBe("v1.app1.localhost");
     } finally {
