@@ -8,6 +8,12 @@ export function curlGetArgv(socketPath: string, path: string, opts: { host: stri
   return ["curl", "-sS", "--max-time", secs, "--unix-socket", socketPath, "-H", `Host: ${opts.host}`, "-D", "-", "-o", "-", `http://localhost${path}`];
 }
 
+/** argv of one POST over a unix socket, the body read from stdin; headers then body on stdout. Pure. */
+export function curlPostArgv(socketPath: string, path: string, opts: { host: string; contentType: string; timeoutMs: number }): string[] {
+  const get = curlGetArgv(socketPath, path, opts);
+  return [...get.slice(0, -1), "-H", `Content-Type: ${opts.contentType}`, "--data-binary", "@-", get.at(-1)!];
+}
+
 /** curl's exit code for --max-time. */
 export const CURL_TIMED_OUT = 28;
 

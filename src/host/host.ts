@@ -109,6 +109,12 @@ export interface Host {
     path: string,
     opts: { host: string; headers?: Record<string, string>; timeoutMs: number },
   ): Promise<HttpResponse>;
+  /** One HTTP POST over a unix socket on that host (supervisord's XML-RPC). */
+  httpPostUnix(
+    socketPath: string,
+    path: string,
+    opts: { host: string; contentType: string; body: string; timeoutMs: number },
+  ): Promise<HttpResponse>;
   close(): Promise<void>;
   /**
    * A port on the host's loopback that leads to localPort on this machine's

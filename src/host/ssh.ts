@@ -8,8 +8,8 @@ import type { ClientChannel } from "ssh2";
 import { hostName, type SshHostConfig } from "../config/schema.js";
 import { CommandError } from "../errors.js";
 import { assertArgv, assertEnv, assertHttpGet, assertRemovable, exitCode } from "./checks.js";
-import { CURL_TIMED_OUT, curlGetArgv, parseCurlResponse } from "./curl.js";
-import { connectWithin, HttpTimeoutError, httpOverStream } from "./http-stream.js";
+import { CURL_TIMED_OUT, curlGetArgv, curlPostArgv, parseCurlResponse } from "./curl.js";
+import { connectWithin, HttpTimeoutError, httpOverStream, type StreamRequest } from "./http-stream.js";
 import type { FileStat, Host, HttpResponse, RunOptions, RunResult, StagedLinks, Tunnel } from "./host.js";
 import { shellQuote, shellQuoteWord } from "./shell.js";
 import { endSsh, openSsh } from "./ssh-connect.js";
@@ -287,44 +287,56 @@ export class SshHost implements Host {
     return new Promise((resolve, reject) => {
       conn.openssh_forwardOutStreamLocal(path, (err: Error | undefined, channel: ClientChannel) => {
         if (!err) return resolve(channel);
-        // "administratively prohibited": sshd's AllowStreamLocalForwarding/DisableForwarding; a missing socket is "open failed".
-        if (/prohibited/i.test(err.message)) this.noForwarding = `sshd refuses unix socket forwarding (${err.message}; AllowStreamLocalForwarding in sshd_config)`;
-        reject(new Error(`${this.name}: cannot connect to ${path}: ${this.noForwarding ?? err.message}`));
+        // sshd says "open failed" both for a socket nobody listens on and when it forwards none.
+        reject(new Error(`${this.name}: cannot connect to ${path}: ${err.message} (nothing listens there, or sshd forwards no unix sockets: AllowStreamLocalForwarding)`));
       });
     });
   }
 
-  async httpGetUnix(
-    socketPath: string,
-    path: string,
-    opts: { host: string; timeoutMs: number },
-  ): Promise<HttpResponse> {
+  async httpGetUnix(socketPath: string, path: string, opts: { host: string; timeoutMs: number }): Promise<HttpResponse> {
     assertHttpGet(path, opts.host);
-    if (this.noForwarding) return this.curlGetUnix(socketPath, path, opts);
+    return this.unixRequest(socketPath, { method: "GET", path, headers: { host: opts.host }, timeoutMs: opts.timeoutMs });
+  }
+
+  async httpPostUnix(socketPath: string, path: string, opts: { host: string; contentType: string; body: string; timeoutMs: number }): Promise<HttpResponse> {
+    assertHttpGet(path, opts.host);
+    if (!/^[\w.+-]+\/[\w.+-]+(;[ \w=.-]*)?$/.test(opts.contentType)) throw new Error(`invalid Content-Type: ${JSON.stringify(opts.contentType)}`);
+    return this.unixRequest(socketPath, { method: "POST", path, headers: { host: opts.host, "content-type": opts.contentType }, body: opts.body, timeoutMs: opts.timeoutMs });
+  }
+
+  private async unixRequest(socketPath: string, req: StreamRequest): Promise<HttpResponse> {
+    const what = `${this.name}: ${req.method} http://${req.headers.host}${req.path} via ${socketPath}`;
+    if (this.noForwarding) return this.curlUnix(socketPath, req, what);
     const start = Date.now();
     let stream: Duplex;
     try {
-      stream = await connectWithin(this.connectUnix(socketPath), opts.timeoutMs);
+      stream = await connectWithin(this.connectUnix(socketPath), req.timeoutMs);
     } catch (err) {
-      if (this.noForwarding) return this.curlGetUnix(socketPath, path, opts);
-      const why = err instanceof HttpTimeoutError ? `timed out after ${opts.timeoutMs} ms` : (err as Error).message.replace(`${this.name}: `, "");
-      throw new Error(`${this.name}: GET http://${opts.host}${path} via ${socketPath}: ${why}`, { cause: err });
+      if (err instanceof HttpTimeoutError) throw new Error(`${what}: timed out after ${req.timeoutMs} ms`);
+      // curl on the host tells a socket nobody listens on (its error, as before) from an sshd that forwards none.
+      const r = await this.curlUnix(socketPath, req, what);
+      this.noForwarding = "sshd refuses unix socket forwarding (AllowStreamLocalForwarding in its sshd_config)";
+      return r;
     }
     try {
-      const timeoutMs = Math.max(1, opts.timeoutMs - (Date.now() - start));
-      return await httpOverStream(stream, { method: "GET", path, headers: { host: opts.host }, timeoutMs });
+      return await httpOverStream(stream, { ...req, timeoutMs: Math.max(1, req.timeoutMs - (Date.now() - start)) });
     } catch (err) {
-      const why = err instanceof HttpTimeoutError ? `timed out after ${opts.timeoutMs} ms` : (err as Error).message;
-      throw new Error(`${this.name}: GET http://${opts.host}${path} via ${socketPath}: ${why}`, { cause: err });
+      const why = err instanceof HttpTimeoutError ? `timed out after ${req.timeoutMs} ms` : (err as Error).message;
+      throw new Error(`${what}: ${why}`, { cause: err });
     }
   }
 
-  /** The same GET through curl on the host, for an sshd that forwards no unix sockets. */
-  private async curlGetUnix(socketPath: string, path: string, opts: { host: string; timeoutMs: number }): Promise<HttpResponse> {
-    const r = await this.run(curlGetArgv(socketPath, path, opts), { allowFailure: true });
+  /** The same request through curl on the host, for an sshd that forwards no unix sockets. */
+  private async curlUnix(socketPath: string, req: StreamRequest, what: string): Promise<HttpResponse> {
+    const host = req.headers.host!;
+    const argv =
+      req.method === "POST"
+        ? curlPostArgv(socketPath, req.path, { host, contentType: req.headers["content-type"]!, timeoutMs: req.timeoutMs })
+        : curlGetArgv(socketPath, req.path, { host, timeoutMs: req.timeoutMs });
+    const r = await this.run(argv, { allowFailure: true, stdin: req.body ?? "" });
     if (r.code !== 0) {
-      const why = r.code === CURL_TIMED_OUT ? `timed out after ${opts.timeoutMs} ms` : `curl exited ${r.code}: ${r.stderr.trim()}`;
-      throw new Error(`${this.name}: GET http://${opts.host}${path} via ${socketPath}: ${why}`);
+      const why = r.code === CURL_TIMED_OUT ? `timed out after ${req.timeoutMs} ms` : `curl exited ${r.code}: ${r.stderr.trim()}`;
+      throw new Error(`${what}: ${why}`);
     }
     return parseCurlResponse(r.stdout);
   }

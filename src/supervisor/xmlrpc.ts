@@ -1,5 +1,4 @@
 import type { Host } from "../host/host.js";
-import { connectWithin, httpOverStream } from "../host/http-stream.js";
 
 // The XML-RPC that supervisord speaks on its unix socket (POST /RPC2), in the
 // subset it uses: no dependency, and no Python process per query.
@@ -151,7 +150,7 @@ export class XmlRpcUnreachable extends Error {
 }
 
 /**
- * One call to the XML-RPC server on a unix socket of `host` (a stream of
+ * One call to the XML-RPC server on a unix socket of `host` (a connection of
  * its own, closed after the answer). Faults are XmlRpcFault; no answer at all
  * is XmlRpcUnreachable.
  */
@@ -159,8 +158,7 @@ export async function xmlRpcCall(host: Host, socketPath: string, method: string,
   const body = encodeMethodCall(method, params);
   let res;
   try {
-    const stream = await connectWithin(host.connectUnix(socketPath), Math.min(timeoutMs, 10_000));
-    res = await httpOverStream(stream, { method: "POST", path: "/RPC2", headers: { host: "localhost", "content-type": "text/xml" }, body, timeoutMs });
+    res = await host.httpPostUnix(socketPath, "/RPC2", { host: "localhost", contentType: "text/xml", body, timeoutMs });
   } catch (err) {
     throw new XmlRpcUnreachable(`${method}: ${(err as Error).message.replace(`${host.name}: `, "")}`, { cause: err });
   }

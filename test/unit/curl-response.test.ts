@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseCurlResponse } from "../../src/host/curl.js";
+import { curlPostArgv, parseCurlResponse } from "../../src/host/curl.js";
 
 describe("parseCurlResponse", () => {
   it("splits status, headers and body", () => {
@@ -18,5 +18,14 @@ describe("parseCurlResponse", () => {
 
   it("refuses output that is not HTTP", () => {
     expect(() => parseCurlResponse("garbage")).toThrow(/unexpected HTTP response/);
+  });
+});
+
+describe("curlPostArgv", () => {
+  it("POSTs stdin over the unix socket with its content type", () => {
+    expect(curlPostArgv("/var/run/supervisor.sock", "/RPC2", { host: "localhost", contentType: "text/xml", timeoutMs: 60_000 })).toEqual([
+      "curl", "-sS", "--max-time", "60.000", "--unix-socket", "/var/run/supervisor.sock", "-H", "Host: localhost",
+      "-D", "-", "-o", "-", "-H", "Content-Type: text/xml", "--data-binary", "@-", "http://localhost/RPC2",
+    ]);
   });
 });

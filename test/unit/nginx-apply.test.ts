@@ -87,6 +87,9 @@ class FakeHost implements Host {
   async httpGetLoopback(): Promise<never> {
     throw new Error("not used");
   }
+  async httpPostUnix(): Promise<never> {
+    throw new Error("not used");
+  }
   async close(): Promise<void> {}
 }
 
