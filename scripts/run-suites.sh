@@ -41,6 +41,11 @@ for arg in "$@" --; do
   fi
 done
 if [ -n "$failed" ]; then
+  # Repeated at the very end, so that the tail of a long CI log names what failed and why.
+  for s in $failed; do
+    echo "=== failures in $s:"
+    sed 's/\x1b\[[0-9;]*m//g' "$logs/$s.log" | grep -E -A12 '^ *(FAIL|×|✗) |AssertionError|Error:' | head -80
+  done
   echo "=== failed suites:$failed"
   exit 1
 fi

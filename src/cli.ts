@@ -158,6 +158,18 @@ program
   .option("--json", "print JSON")
   .action(async (o) => (await import("./commands/doctor.js")).doctor(globals(), o));
 
+const tls = program.command("tls").description("HTTPS certificates (tls: in depl.yml)");
+tls
+  .command("renew")
+  .description("check depl.yml's certificates and put them on every web host: one nginx reload where they changed, no request lost")
+  .action(async () => (await import("./commands/tls.js")).renew(globals()));
+tls
+  .command("self-signed")
+  .description("make a local CA (once) and a certificate for the domain, its previews and subdomains; print the depl.yml lines and how to trust the CA")
+  .option("--dir <dir>", "where the files go, relative to depl.yml", "tls")
+  .option("--days <n>", "validity of the certificate", "90")
+  .action(async (o) => (await import("./commands/tls.js")).selfSignedCommand(globals(), o));
+
 const lock = program.command("lock").description("the app's lock on each host");
 lock
   .command("status")

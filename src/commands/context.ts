@@ -3,6 +3,7 @@ import { loadConfig, type LoadedConfig } from "../config/load.js";
 import { connectHost } from "../host/connect.js";
 import type { Host } from "../host/host.js";
 import { layout, type Layout } from "../naming/layout.js";
+import { versionLabel } from "../naming/version.js";
 import { parseSecretsFile, type Secret } from "../config/secret.js";
 import { ConfigError, DeplError, UsageError, quote } from "../errors.js";
 import { hostName, hostRoles, type HostConfig } from "../config/schema.js";
@@ -145,8 +146,12 @@ export async function onHosts<T>(ctx: Context, what: string, fn: (a: OnHost, i: 
   return outcomes.map((o) => o.value as T);
 }
 
-/** http://<domain>/ or, with a label (a version or branch), its preview http://<label>.<domain>/. */
-export function siteUrl(config: { domain: string; nginx: { listen: number } }, label?: string): string {
+/** The site's URL, or a version's preview: under HTTPS with the one-label form that a wildcard certificate covers. */
+export function siteUrl(config: { domain: string; nginx: { listen: number }; tls?: { port: number } | undefined }, label?: string): string {
+  if (config.tls) {
+    const port = config.tls.port === 443 ? "" : `:${config.tls.port}`;
+    return `https://${label ? `${versionLabel(label)}.` : ""}${config.domain}${port}/`;
+  }
   const port = config.nginx.listen === 80 ? "" : `:${config.nginx.listen}`;
   return `http://${label ? `${label}.` : ""}${config.domain}${port}/`;
 }

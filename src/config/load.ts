@@ -106,5 +106,10 @@ export function loadConfig(path: string, override: Record<string, unknown> = {},
   for (const d of dests) if (d !== destination) validateConfig(destinationDocument(raw, d, path), `${path} (destination ${d})`);
   let doc = destinationDocument(raw, destination, path);
   if (Object.keys(override).length > 0) doc = { ...doc, ...override };
-  return { config: validateConfig(doc, destination ? `${path} (destination ${destination})` : path), path: abs, dir: dirname(abs), destination };
+  const config = validateConfig(doc, destination ? `${path} (destination ${destination})` : path);
+  // Certificate files are named relative to depl.yml; every later reader gets absolute paths.
+  if (config.tls) {
+    for (const c of config.tls.certificates) Object.assign(c, { cert: resolve(dirname(abs), c.cert), key: resolve(dirname(abs), c.key) });
+  }
+  return { config, path: abs, dir: dirname(abs), destination };
 }

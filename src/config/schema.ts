@@ -161,6 +161,23 @@ export const configSchema = z
       })
       .strict()
       .default({}),
+    /**
+     * HTTPS for the live site and every preview. Each certificate file (PEM, leaf first, then its chain)
+     * and key on the deploy machine, relative to depl.yml; depl finds which of the app's names each one
+     * covers: the domain, each <sub>.<domain>, *.<domain> and *.<sub>.<domain> (previews) must all be covered.
+     */
+    tls: z
+      .object({
+        certificates: z
+          .array(z.object({ cert: z.string().min(1), key: z.string().min(1) }).strict())
+          .min(1, "list at least one { cert, key } (depl tls self-signed makes some for a try-out)"),
+        port: z.number().int().min(1).max(65535).default(443),
+        /** Plain HTTP answers with a redirect to HTTPS (308); false: both serve the site. */
+        redirect: z.boolean().default(true),
+        http2: z.boolean().default(true),
+      })
+      .strict()
+      .optional(),
     build: z
       .object({
         /** The app's source directory, relative to depl.yml. */
@@ -307,6 +324,9 @@ export const configSchema = z
   })
   .strict()
   .superRefine((c, ctx) => {
+    if (c.tls && c.tls.port === c.nginx.listen) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["tls", "port"], message: `is nginx.listen (${c.nginx.listen}) too: HTTP and HTTPS need their own ports` });
+    }
     for (const k of Object.keys(c.secrets)) {
       if (k in c.env) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["secrets", k], message: "is also set in env" });
     }

@@ -1,5 +1,12 @@
 import type { Duplex, Readable } from "node:stream";
 
+export interface LoopbackRequest {
+  host: string;
+  headers?: Record<string, string>;
+  timeoutMs: number;
+  tls?: boolean;
+}
+
 export interface RunOptions {
   /** Data written to the command's standard input. */
   stdin?: string | Buffer | Readable;
@@ -102,12 +109,13 @@ export interface Host {
   ): Promise<HttpResponse>;
   /**
    * One HTTP GET to 127.0.0.1:port on that host (nginx, as a user on it would
-   * reach it). Rejects when there is no answer.
+   * reach it); with tls, HTTPS naming opts.host (SNI), whatever certificate it
+   * shows (this checks routing, not certificates). Rejects when there is no answer.
    */
   httpGetLoopback(
     port: number,
     path: string,
-    opts: { host: string; headers?: Record<string, string>; timeoutMs: number },
+    opts: LoopbackRequest,
   ): Promise<HttpResponse>;
   /** One HTTP POST over a unix socket on that host (supervisord's XML-RPC). */
   httpPostUnix(

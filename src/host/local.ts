@@ -3,10 +3,11 @@ import { randomBytes } from "node:crypto";
 import { appendFile, lstat, mkdir, open, readFile, readdir, readlink, rename, rm, symlink, chmod, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { connect, createConnection } from "node:net";
+import { connect as tlsConnect } from "node:tls";
 import { Readable, type Duplex } from "node:stream";
 import { CommandError } from "../errors.js";
 import { assertArgv, assertEnv, assertHttpGet, assertRemovable, exitCode } from "./checks.js";
-import type { FileStat, Host, HttpResponse, RunOptions, RunResult, StagedLinks, Tunnel } from "./host.js";
+import type { FileStat, Host, HttpResponse, LoopbackRequest, RunOptions, RunResult, StagedLinks, Tunnel } from "./host.js";
 import { connectWithin, HttpTimeoutError, httpOverStream, type StreamRequest } from "./http-stream.js";
 
 /** This machine: child processes (argv, never a shell) and node:fs. */
@@ -249,18 +250,20 @@ export class LocalHost implements Host {
   async httpGetLoopback(
     port: number,
     path: string,
-    opts: { host: string; headers?: Record<string, string>; timeoutMs: number },
+    opts: LoopbackRequest,
   ): Promise<HttpResponse> {
     assertHttpGet(path, opts.host);
     const connecting = new Promise<Duplex>((resolve, reject) => {
-      const socket = createConnection(port, "127.0.0.1");
+      const socket = opts.tls
+        ? tlsConnect({ host: "127.0.0.1", port, servername: opts.host, rejectUnauthorized: false, ALPNProtocols: ["http/1.1"] })
+        : createConnection(port, "127.0.0.1");
       socket.once("error", reject);
-      socket.once("connect", () => {
+      socket.once(opts.tls ? "secureConnect" : "connect", () => {
         socket.off("error", reject);
         resolve(socket);
       });
     });
-    const url = `http://127.0.0.1:${port}${path}`;
+    const url = `${opts.tls ? "https" : "http"}://127.0.0.1:${port}${path}`;
     try {
       const stream = await connectWithin(connecting, opts.timeoutMs);
       return await httpOverStream(stream, { method: "GET", path, headers: { ...opts.headers, host: opts.host }, timeoutMs: opts.timeoutMs });

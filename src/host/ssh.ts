@@ -10,7 +10,7 @@ import { CommandError } from "../errors.js";
 import { assertArgv, assertEnv, assertHttpGet, assertRemovable, exitCode } from "./checks.js";
 import { CURL_TIMED_OUT, curlGetArgv, curlPostArgv, parseCurlResponse } from "./curl.js";
 import { connectWithin, HttpTimeoutError, httpOverStream, type StreamRequest } from "./http-stream.js";
-import type { FileStat, Host, HttpResponse, RunOptions, RunResult, StagedLinks, Tunnel } from "./host.js";
+import type { FileStat, Host, HttpResponse, LoopbackRequest, RunOptions, RunResult, StagedLinks, Tunnel } from "./host.js";
 import { shellQuote, shellQuoteWord } from "./shell.js";
 import { endSsh, openSsh } from "./ssh-connect.js";
 import { Slots } from "./slots.js";
@@ -344,16 +344,18 @@ export class SshHost implements Host {
   async httpGetLoopback(
     port: number,
     path: string,
-    opts: { host: string; headers?: Record<string, string>; timeoutMs: number },
+    opts: LoopbackRequest,
   ): Promise<HttpResponse> {
     assertHttpGet(path, opts.host);
     const headers = Object.entries(opts.headers ?? {}).flatMap(([k, v]) => {
       if (!/^[A-Za-z0-9-]+$/.test(k) || /[\r\n]/.test(v)) throw new Error(`invalid HTTP header ${JSON.stringify(k)}`);
       return ["-H", `${k}: ${v}`];
     });
-    const url = `http://127.0.0.1:${port}${path}`;
+    // HTTPS: the name goes in the URL (SNI and Host), --resolve sends it to the loopback.
+    const url = opts.tls ? `https://${opts.host}:${port}${path}` : `http://127.0.0.1:${port}${path}`;
+    const to = opts.tls ? ["-k", "--resolve", `${opts.host}:${port}:127.0.0.1`] : ["-H", `Host: ${opts.host}`];
     const secs = (opts.timeoutMs / 1000).toFixed(3);
-    const r = await this.run(["curl", "-sS", "--max-time", secs, "-H", `Host: ${opts.host}`, ...headers, "-D", "-", "-o", "-", url], { allowFailure: true });
+    const r = await this.run(["curl", "-sS", "--max-time", secs, ...to, ...headers, "-D", "-", "-o", "-", url], { allowFailure: true });
     if (r.code !== 0) {
       const why = r.code === CURL_TIMED_OUT ? `timed out after ${opts.timeoutMs} ms` : `curl exited ${r.code}: ${r.stderr.trim()}`;
       throw new Error(`${this.name}: GET ${url} (Host: ${opts.host}): ${why}`);

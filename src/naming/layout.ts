@@ -38,6 +38,8 @@ export function layout(root: string, app: string) {
     bucketsDir: posix.join(traffic, "buckets"),
     shared: posix.join(base, "shared"),
     nginxDir: posix.join(base, "nginx"),
+    /** Certificates and keys nginx serves (tls:), named by content: nginx/tls/<id>.crt, <id>.key (0600). */
+    tlsDir: posix.join(base, "nginx", "tls"),
     siteConf: posix.join(base, "nginx", "site.conf"),
     supervisorDir: posix.join(base, "supervisor"),
     programConf: (program: string) => posix.join(base, "supervisor", `${program}.conf`),

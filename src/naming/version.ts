@@ -19,6 +19,14 @@ export function nextVersion(now: Date, existing: Iterable<string>): string {
   throw new UsageError(`too many builds in minute ${base}`);
 }
 
+/**
+ * The one-label form of a version for host names (2026-11-21-22-56): a wildcard
+ * certificate covers one label only. Branch names are labels already. Pure.
+ */
+export function versionLabel(v: string): string {
+  return TIMESTAMP_VERSION.test(v) ? v.replace(/\./g, "-") : v;
+}
+
 export function isVersion(v: string): boolean {
   return TIMESTAMP_VERSION.test(v) || BRANCH_VERSION.test(v);
 }

@@ -3,7 +3,9 @@ import { DeplError } from "../errors.js";
 import type { Host } from "../host/host.js";
 import { isSafeAbsPath } from "../config/names.js";
 import { layout } from "../naming/layout.js";
-import { HTTP_LEVEL_CONF, httpLevelPath, includePath, renderInclude, renderSite, type SiteConfig, type SiteHost } from "./render.js";
+import { HTTP_LEVEL_CONF, httpLevelPath, includePath, renderInclude, renderSite, type SiteCertificates, type SiteConfig, type SiteHost } from "./render.js";
+import { loadTls } from "../tls/certificates.js";
+import { installCertificates, pruneCertificates, siteCertificates } from "../tls/install.js";
 
 /** How depl reaches the nginx that serves the site. The defaults mean the system's nginx. */
 export interface NginxControl {
@@ -48,10 +50,10 @@ export interface ApplyResult {
   reloaded: boolean;
 }
 
-export function siteFiles(config: SiteConfig, siteHost?: SiteHost): SiteFiles {
+export function siteFiles(config: SiteConfig, siteHost?: SiteHost, certs?: SiteCertificates): SiteFiles {
   const l = layout(config.root, config.app);
   return {
-    site: { path: l.siteConf, text: renderSite(config, siteHost) },
+    site: { path: l.siteConf, text: renderSite(config, siteHost, certs) },
     include: { path: includePath(config), text: renderInclude(config) },
     http: { path: httpLevelPath(config), text: HTTP_LEVEL_CONF },
   };
@@ -66,13 +68,24 @@ export async function detectSiteHost(host: Host): Promise<SiteHost> {
 /** Renders the app's site and puts it into nginx: see applySiteFiles. */
 export async function applySite(host: Host, config: SiteConfig, opts: Partial<NginxControl> = {}): Promise<ApplyResult> {
   const l = layout(config.root, config.app);
-  const files = siteFiles(config, await detectSiteHost(host));
+  // Certificates are read and checked before anything is written on any host.
+  const plan = config.tls ? loadTls(config.tls, config.domain, config.subdomains) : undefined;
+  const files = siteFiles(config, await detectSiteHost(host), plan && siteCertificates(l, plan));
   if (!(await host.exists(config.nginx.conf_dir))) {
     throw new DeplError(`${host.name}: ${config.nginx.conf_dir} (nginx.conf_dir) does not exist: is nginx installed? (depl setup installs it)`);
   }
   await host.mkdirp(l.nginxDir);
   await host.mkdirp(l.logDir);
-  return applySiteFiles(host, files, opts);
+  if (plan) await installCertificates(host, l, plan);
+  const r = await applySiteFiles(host, files, opts);
+  if (plan) await pruneCertificates(host, l, plan);
+  return r;
+}
+
+/** The site with its certificate files (read on this machine), as applySite would write it: for comparing. */
+export async function expectedSiteFiles(host: Host, config: SiteConfig): Promise<SiteFiles> {
+  const plan = config.tls ? loadTls(config.tls, config.domain, config.subdomains) : undefined;
+  return siteFiles(config, await detectSiteHost(host), plan && siteCertificates(layout(config.root, config.app), plan));
 }
 
 /**

@@ -11,7 +11,11 @@ import { BUCKET_COUNT, bucketName } from "../switch/plan.js";
 export type SiteConfig = Pick<Config, "app" | "domain" | "subdomains" | "root"> & {
   nginx: Pick<Config["nginx"], "listen" | "conf_dir"> & Partial<Pick<Config["nginx"], "max_body_size" | "read_timeout" | "buffering">>;
   static?: Pick<NonNullable<Config["static"]>, "url"> | undefined;
+  tls?: Pick<NonNullable<Config["tls"]>, "port" | "redirect" | "http2" | "certificates"> | undefined;
 };
+
+/** The certificate files on the host for each name of neededNames (src/tls/certificates.ts). */
+export type SiteCertificates = Record<string, { cert: string; key: string }>;
 
 /** What the site depends on about the host nginx runs on, not about the app. */
 export interface SiteHost {
@@ -38,6 +42,8 @@ variables_hash_bucket_size 128;
 
 /** Version names as nginx matches them (same shapes as src/naming/version.ts, without date checks). */
 const TIMESTAMP_RE = "[0-9]{4}[.][0-9]{2}[.][0-9]{2}[.][0-9]{2}[.][0-9]{2}(?:-[0-9]{1,3})?";
+/** The same with dashes (2026-11-21-22-56): one DNS label, which a wildcard certificate covers. */
+const DASHED_TIMESTAMP_RE = "[0-9]{4}-[0-9]{2}-[0-9]{2}-[0-9]{2}-[0-9]{2}(?:-[0-9]{1,3})?";
 const BRANCH_RE = "[a-z](?:[a-z0-9-]{0,38}[a-z0-9])?";
 /** The longest version name (a branch label), for the socket path limit. */
 const LONGEST_VERSION = "a".repeat(40);
@@ -57,7 +63,7 @@ function templates(): { site: Template; include: Template } {
   const read = (name: string) => readFileSync(new URL(name, TEMPLATE_DIR), "utf8");
   const hbs = Handlebars.create();
   hbs.registerPartial("proxy", read("proxy.hbs"));
-  hbs.registerPartial("listen", read("listen.hbs"));
+  for (const name of ["live", "preview", "other"]) hbs.registerPartial(name, read(`${name}.hbs`));
   hbs.registerPartial("notfound", read("notfound.hbs"));
   hbs.registerPartial("staticHeaders", read("static.hbs"));
   const opts = { noEscape: true, strict: true };
@@ -65,9 +71,20 @@ function templates(): { site: Template; include: Template } {
   return compiled;
 }
 
+interface Server {
+  listens: string[];
+  serverName: string;
+  ssl?: { cert: string; key: string };
+  live?: true;
+  preview?: true;
+  other?: true;
+  redirect?: true;
+}
+
 /** The app's server blocks, maps and log format, included at nginx's http level. */
-export function renderSite(config: SiteConfig, siteHost: SiteHost = { ipv6: false }): string {
+export function renderSite(config: SiteConfig, siteHost: SiteHost = { ipv6: false }, certs?: SiteCertificates): string {
   const c = checkSiteConfig(config);
+  if (c.tls && !certs) throw new UsageError("nginx site: tls is configured but no certificate files were given");
   const l = layout(c.root, c.app);
   const domainRe = escapeDots(c.domain);
   const subs = c.subdomains.map(escapeDots).join("|");
@@ -75,18 +92,47 @@ export function renderSite(config: SiteConfig, siteHost: SiteHost = { ipv6: fals
   const hostRe = subs ? `(?:(?:${subs})[.])?${domainRe}` : domainRe;
   // A version label is never one of the app's subdomains (foo.<domain> is the live site).
   const notSub = subs ? `(?!(?:${subs})[.])` : "";
+  const label = `(?<depl_preview_label>${TIMESTAMP_RE}|${DASHED_TIMESTAMP_RE}|${BRANCH_RE})`;
+  const previewRegex = (hosts: string) => `~^${notSub}${label}[.](?<depl_preview_host>${hosts})$`;
+  const anyOf = (names: string[]) => `(?:${names.map(escapeDots).join("|")})`;
+  const listens = (port: number, extra: string) => [`${port}${extra}`, ...(siteHost.ipv6 ? [`[::]:${port}${extra}`] : [])];
+  const http = listens(c.nginx.listen, "");
+  const servers: Server[] = [];
+  if (!c.tls || !c.tls.redirect) {
+    servers.push({ listens: http, serverName: `~^${hostRe}$`, live: true });
+    servers.push({ listens: http, serverName: previewRegex(hostRe), preview: true });
+    servers.push({ listens: http, serverName: `~[.]${domainRe}$`, other: true });
+  } else {
+    servers.push({ listens: http, serverName: `~(?:^|[.])${domainRe}$`, redirect: true });
+  }
+  if (c.tls) {
+    const https = listens(c.tls.port, c.tls.http2 ? " ssl http2" : " ssl");
+    const names = [c.domain, ...c.subdomains.map((s) => `${s}.${c.domain}`)];
+    const fileOf = (name: string) => {
+      const f = certs![name];
+      if (!f || !isSafeAbsPath(f.cert) || !isSafeAbsPath(f.key)) throw new UsageError(`nginx site: no usable certificate files for ${name}`);
+      return f;
+    };
+    // One block per certificate: nginx picks the block, and so the certificate, by the name the client asks for (SNI).
+    for (const group of groupBy(names, (n) => fileOf(n))) servers.push({ listens: https, serverName: `~^${anyOf(group.names)}$`, ssl: group.key, live: true });
+    for (const group of groupBy(names, (n) => fileOf(`*.${n}`))) {
+      servers.push({ listens: https, serverName: previewRegex(anyOf(group.names)), ssl: group.key, preview: true });
+    }
+    servers.push({ listens: https, serverName: `~[.]${domainRe}$`, ssl: fileOf(`*.${c.domain}`), other: true });
+  }
+  const portSuffix = (port: number, standard: number) => (port === standard ? "" : `:${port}`);
   return templates().site({
     app: c.app,
     id: c.app.replace(/-/g, "_"),
     domain: c.domain,
-    listen: c.nginx.listen,
-    ipv6: siteHost.ipv6 === true,
-    homeUrl: `$scheme://${c.domain}${c.nginx.listen === 80 ? "" : `:${c.nginx.listen}`}/`,
+    servers,
+    homeHttp: `http://${c.domain}${portSuffix(c.nginx.listen, 80)}/`,
+    homeHttps: c.tls ? `https://${c.domain}${portSuffix(c.tls.port, 443)}/` : `https://${c.domain}/`,
+    tlsPortSuffix: c.tls ? portSuffix(c.tls.port, 443) : "",
     static: c.static !== undefined,
     staticUrl: c.static ? escapeDots(c.static.url) : "",
     staticMaxAge: STATIC_HASHED_MAX_AGE,
     base: l.base,
-    liveRegex: `~^${hostRe}$`,
     traffic: l.traffic,
     accessLog: l.accessLog,
     // split_clients: 1% per bucket, the last one takes what rounding leaves.
@@ -95,8 +141,6 @@ export function renderSite(config: SiteConfig, siteHost: SiteHost = { ipv6: fals
     allBuckets: Array.from({ length: BUCKET_COUNT }, (_, i) => bucketName(i)),
     cookieMaxAge: BUCKET_COOKIE_MAX_AGE,
     versionMapRegex: `~^(?:${TIMESTAMP_RE}|${BRANCH_RE})$`,
-    previewRegex: `~^${notSub}(?<depl_preview_version>${TIMESTAMP_RE}|${BRANCH_RE})[.](?<depl_preview_host>${hostRe})$`,
-    otherRegex: `~[.]${domainRe}$`,
     timeouts: { ...PROXY_TIMEOUTS, read: config.nginx.read_timeout === undefined ? PROXY_TIMEOUTS.read : `${config.nginx.read_timeout}ms` },
     maxBodyBytes: config.nginx.max_body_size ?? DEFAULT_MAX_BODY_BYTES,
     buffering: config.nginx.buffering === false ? "off" : "on",
@@ -144,6 +188,14 @@ export function checkSiteConfig(config: SiteConfig): SiteConfig {
     if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw bad(`nginx.${k}`, v, "a positive whole number");
   }
   if (nginx.buffering !== undefined && typeof nginx.buffering !== "boolean") throw bad("nginx.buffering", nginx.buffering, "true or false");
+  const tls = config.tls;
+  if (tls !== undefined) {
+    if (!Number.isInteger(tls.port) || tls.port < 1 || tls.port > 65535 || tls.port === nginx.listen) {
+      throw bad("tls.port", tls.port, "a port number 1-65535 other than nginx.listen");
+    }
+    if (typeof tls.redirect !== "boolean") throw bad("tls.redirect", tls.redirect, "true or false");
+    if (typeof tls.http2 !== "boolean") throw bad("tls.http2", tls.http2, "true or false");
+  }
   if (typeof nginx.conf_dir !== "string" || !isSafeAbsPath(nginx.conf_dir)) {
     throw bad("nginx.conf_dir", nginx.conf_dir, "an absolute path of letters, digits and ._@+-");
   }
@@ -157,6 +209,18 @@ export function checkSiteConfig(config: SiteConfig): SiteConfig {
     );
   }
   return config;
+}
+
+/** Names grouped by the certificate files that serve them, in first-seen order. Pure. */
+function groupBy(names: string[], files: (name: string) => { cert: string; key: string }): { key: { cert: string; key: string }; names: string[] }[] {
+  const groups = new Map<string, { key: { cert: string; key: string }; names: string[] }>();
+  for (const n of names) {
+    const f = files(n);
+    const k = `${f.cert}\0${f.key}`;
+    if (!groups.has(k)) groups.set(k, { key: f, names: [] });
+    groups.get(k)!.names.push(n);
+  }
+  return [...groups.values()];
 }
 
 /** [.] rather than \\. : nginx's quoted strings treat some backslash pairs as escapes. */

@@ -1,6 +1,6 @@
 import type { Host } from "../host/host.js";
 import { docker } from "../images/docker-argv.js";
-import { applySite, detectSiteHost, siteFiles } from "../nginx/apply.js";
+import { applySite, expectedSiteFiles } from "../nginx/apply.js";
 import { programState, startProgram, type ProgramState } from "../supervisor/ctl.js";
 import { releaseTarget, versionTarget } from "../switch/plan.js";
 import { ensureTrafficDirs, readTraffic, routeVersion, type TrafficState } from "../switch/traffic.js";
@@ -145,7 +145,12 @@ type Note = (check: string, status: FindingStatus, detail: string) => void;
 
 async function checkSite(a: OnHost, o: DoctorOptions, note: Note): Promise<void> {
   const { host, layout: l, config } = a;
-  const files = siteFiles(config, await detectSiteHost(host));
+  let files;
+  try {
+    files = await expectedSiteFiles(host, config);
+  } catch (e) {
+    return note("nginx site", "broken", (e as Error).message);
+  }
   let inSync = true;
   for (const f of [files.site, files.include, files.http]) if ((await host.readFile(f.path)) !== f.text) inSync = false;
   if (inSync) note("nginx site", "ok", files.site.path);

@@ -2,6 +2,7 @@ import type { Config } from "../config/schema.js";
 import type { Host } from "../host/host.js";
 import { parseCurlResponse } from "../host/curl.js";
 import { bodyHead } from "./health.js";
+import { versionLabel } from "../naming/version.js";
 
 /**
  * Which version nginx serves on the base domain's health path to a client of
@@ -10,11 +11,17 @@ import { bodyHead } from "./health.js";
  */
 export async function versionServedByNginx(host: Host, config: Config): Promise<{ status: number; version: string | null }> {
   try {
-    const r = await host.httpGetLoopback(config.nginx.listen, config.health.path, { host: config.domain, headers: { cookie: "depl_bucket=99" }, timeoutMs: 10_000 });
+    const { port, tls } = nginxEntry(config);
+    const r = await host.httpGetLoopback(port, config.health.path, { host: config.domain, headers: { cookie: "depl_bucket=99" }, timeoutMs: 10_000, tls });
     return { status: r.status, version: r.headers["x-depl-version"] ?? null };
   } catch {
     return { status: 0, version: null };
   }
+}
+
+/** Where users reach nginx: HTTPS when tls is configured (plain HTTP may only redirect), else nginx.listen. */
+export function nginxEntry(config: Pick<Config, "nginx" | "tls">): { port: number; tls: boolean; scheme: "http" | "https" } {
+  return config.tls ? { port: config.tls.port, tls: true, scheme: "https" } : { port: config.nginx.listen, tls: false, scheme: "http" };
 }
 
 export interface PreviewCheck {
@@ -32,10 +39,12 @@ export interface PreviewCheck {
  * default site or another version.
  */
 export async function previewServedByNginx(host: Host, config: Config, version: string): Promise<PreviewCheck> {
-  const name = `${version}.${config.domain}`;
-  const url = `http://127.0.0.1:${config.nginx.listen}${config.health.path}`;
-  const r = await host.run(["curl", "-sS", "-m", "10", "-D", "-", "-o", "-", "-H", `Host: ${name}`, url], { allowFailure: true });
-  const what = `GET http://${name}${config.nginx.listen === 80 ? "" : `:${config.nginx.listen}`}${config.health.path} through nginx`;
+  const { port, tls, scheme } = nginxEntry(config);
+  const name = `${tls ? versionLabel(version) : version}.${config.domain}`;
+  // HTTPS: the name in the URL (SNI and Host), --resolve sends it to the loopback; -k: this checks routing, not the certificate.
+  const to = tls ? ["-k", "--resolve", `${name}:${port}:127.0.0.1`, `https://${name}:${port}${config.health.path}`] : ["-H", `Host: ${name}`, `http://127.0.0.1:${port}${config.health.path}`];
+  const r = await host.run(["curl", "-sS", "-m", "10", "-D", "-", "-o", "-", ...to], { allowFailure: true });
+  const what = `GET ${scheme}://${name}${port === (tls ? 443 : 80) ? "" : `:${port}`}${config.health.path} through nginx`;
   if (r.code !== 0) return { ok: false, status: 0, version: null, detail: `${what}: no answer (${r.stderr.trim().split("\n")[0] || `curl exit ${r.code}`})` };
   let res;
   try {

@@ -58,17 +58,18 @@ describe("renderSite", () => {
     const block = site.slice(site.indexOf("if (!-x $depl_app1_need_cookie) {"));
     const body = block.slice(0, block.indexOf("}"));
     expect(body).toContain("set $depl_app1_sock buckets/$depl_app1_bucket.sock;");
-    expect(body).toContain('set $depl_app1_drop_forced "depl_version=; Path=/; Max-Age=0";');
-    expect(body).toContain('set $depl_app1_drop_forced_domain "depl_version=; Domain=app1.localhost; Path=/; Max-Age=0";');
+    expect(body).toContain('set $depl_app1_drop_forced "depl_version=; Path=/; Max-Age=0$depl_app1_secure";');
+    expect(body).toContain('set $depl_app1_drop_forced_domain "depl_version=; Domain=app1.localhost; Path=/; Max-Age=0$depl_app1_secure";');
     expect(lines).toContain("add_header Set-Cookie $depl_app1_drop_forced always;");
   });
 
   it("answers an unknown name with a small page linking to the base domain (with a port other than 80)", () => {
     expect(lines.filter((s) => s === "error_page 404 @depl_not_found;")).toHaveLength(3);
     const page = lines.find((s) => s.startsWith("return 404 '<!doctype html>"))!;
-    expect(page).toContain('<a href="$scheme://app1.localhost/">');
-    expect(page).not.toMatch(/\$depl|version=/);
-    expect(renderSite({ ...base, nginx: { ...base.nginx, listen: 8080 } })).toContain('<a href="$scheme://app1.localhost:8080/">');
+    expect(page).toContain('<a href="$depl_app1_home">');
+    expect(page).not.toMatch(/version=/);
+    expect(lines).toContain('default "http://app1.localhost/";');
+    expect(renderSite({ ...base, nginx: { ...base.nginx, listen: 8080 } })).toContain('default "http://app1.localhost:8080/";');
   });
 
   it("listens on [::] as well when the host has IPv6, with no listen options that could clash between apps", () => {
@@ -91,7 +92,7 @@ describe("renderSite", () => {
     expect(st).toContain("set $depl_app1_static2 /traffic/previous.static;");
     expect(st).toContain("set $depl_app1_static3 /traffic/canary.static;");
     expect(st).toContain("set $depl_app1_static1 /releases/$depl_app1_requested/static;");
-    expect(st).toContain("try_files /releases/$depl_preview_version/static/$depl_static_file =404;");
+    expect(st).toContain("try_files /releases/$depl_app1_preview_version/static/$depl_static_file =404;");
     expect(st).toContain('"~[.-][0-9a-f]{8,}[.][A-Za-z0-9]+$" "public, max-age=31536000, immutable";');
     expect(() => renderSite({ ...base, static: { url: "static" } })).toThrow(/invalid static.url/);
     expect(() => renderSite({ ...base, static: { url: "/st atic/" } })).toThrow(UsageError);
@@ -103,7 +104,7 @@ describe("renderSite", () => {
     expect(lines).toContain("* 99;");
     expect(lines).toContain('split_clients "${request_id}" $depl_app1_new_bucket {');
     expect(lines).toContain('"~(?:^|[;,])[ ]*depl_bucket=([0-9][0-9])[ ]*(?:[;,]|$)" $1;');
-    expect(site).toMatch(/"" "depl_bucket=\$depl_app1_new_bucket; Domain=app1\.localhost; Path=\/; Max-Age=\d{7,}; HttpOnly; SameSite=Lax";/);
+    expect(site).toMatch(/"" "depl_bucket=\$depl_app1_new_bucket; Domain=app1\.localhost; Path=\/; Max-Age=\d{7,}; HttpOnly; SameSite=Lax\$depl_app1_secure";/);
     expect(lines).toContain("add_header Set-Cookie $depl_app1_set_cookie always;");
     expect(lines).toContain("add_header Set-Cookie $depl_app1_drop_bad_bucket always;");
   });
@@ -122,17 +123,17 @@ describe("renderSite", () => {
   });
 
   it("routes previews by regex and sends Host without the version label", () => {
-    expect(lines).toContain("proxy_pass http://unix:/srv/depl/app1/traffic/versions/$depl_preview_version.sock:;");
-    expect(lines).toContain("if (!-x /srv/depl/app1/traffic/versions/$depl_preview_version.sock) { return 404; }");
+    expect(lines).toContain("proxy_pass http://unix:/srv/depl/app1/traffic/versions/$depl_app1_preview_version.sock:;");
+    expect(lines).toContain("if (!-x /srv/depl/app1/traffic/versions/$depl_app1_preview_version.sock) { return 404; }");
     expect(lines).toContain("proxy_set_header Host $depl_preview_host;");
   });
 
   it("matches only well-formed preview names; the rest of the domain falls to a 404 server", () => {
     const [, preview, other] = serverRegexes(site);
     const m = (h: string) => preview!.exec(h)?.groups;
-    expect(m("2024.01.02.03.04.app1.localhost")).toEqual({ depl_preview_version: "2024.01.02.03.04", depl_preview_host: "app1.localhost" });
-    expect(m("2024.01.02.03.04-2.foo.app1.localhost")).toEqual({ depl_preview_version: "2024.01.02.03.04-2", depl_preview_host: "foo.app1.localhost" });
-    expect(m("feature-x.bar.app1.localhost")).toEqual({ depl_preview_version: "feature-x", depl_preview_host: "bar.app1.localhost" });
+    expect(m("2024.01.02.03.04.app1.localhost")).toEqual({ depl_preview_label: "2024.01.02.03.04", depl_preview_host: "app1.localhost" });
+    expect(m("2024.01.02.03.04-2.foo.app1.localhost")).toEqual({ depl_preview_label: "2024.01.02.03.04-2", depl_preview_host: "foo.app1.localhost" });
+    expect(m("feature-x.bar.app1.localhost")).toEqual({ depl_preview_label: "feature-x", depl_preview_host: "bar.app1.localhost" });
     for (const h of [
       "app1.localhost",
       "foo.app1.localhost",
@@ -162,7 +163,7 @@ describe("renderSite", () => {
     const plain = renderSite({ ...base, subdomains: [] });
     expect(plain).toContain('server_name "~^app1[.]localhost$";');
     const [, preview] = serverRegexes(plain);
-    expect(preview!.exec("foo.app1.localhost")?.groups?.depl_preview_version).toBe("foo");
+    expect(preview!.exec("foo.app1.localhost")?.groups?.depl_preview_label).toBe("foo");
     expect(preview!.test("x.foo.app1.localhost")).toBe(false);
   });
 
