@@ -1,7 +1,9 @@
 import { inventory, processSummary, type ReleaseRow } from "../release/inventory.js";
 import { readAudit, type AuditEntry } from "../release/audit.js";
 import { UsageError, quote } from "../errors.js";
-import { siteUrl, withContext, type GlobalOptions } from "./context.js";
+import { siteUrl, withContext, type Context, type GlobalOptions } from "./context.js";
+import { servedCertificates } from "../tls/install.js";
+import { expiryText } from "../tls/certificates.js";
 
 /** Columns of text, left-aligned. Pure. */
 export function table(header: string[], rows: string[][]): string {
@@ -21,8 +23,10 @@ export async function list(g: GlobalOptions, o: { json?: boolean }): Promise<voi
       console.log(JSON.stringify(all, null, 2));
       return;
     }
+    const certs = ctx.config.tls ? await certificateRows(ctx) : [];
     if (all.length === 0) {
       console.log("no releases installed");
+      if (certs.length) console.log(`\n${table(["HOST", "CERTIFICATE", "NAMES", "EXPIRY"], certs)}`);
       return;
     }
     const multi = ctx.hosts.length > 1;
@@ -45,7 +49,14 @@ export async function list(g: GlobalOptions, o: { json?: boolean }): Promise<voi
         ]),
       ),
     );
+    if (certs.length) console.log(`\n${table(["HOST", "CERTIFICATE", "NAMES", "EXPIRY"], certs)}`);
   });
+}
+
+/** What each host's nginx serves under HTTPS, and when it expires. */
+async function certificateRows(ctx: Context): Promise<string[][]> {
+  const each = await Promise.all(ctx.hosts.map(async (h) => ({ host: h.name, certs: await servedCertificates(h, ctx.layout) })));
+  return each.flatMap(({ host, certs }) => certs.map((c) => [host, c.path, c.names.join(",") || "-", expiryText(c.notAfter)]));
 }
 
 /** One audit entry as a line. Pure. */

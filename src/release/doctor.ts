@@ -1,6 +1,8 @@
 import type { Host } from "../host/host.js";
 import { docker } from "../images/docker-argv.js";
 import { applySite, expectedSiteFiles } from "../nginx/apply.js";
+import { servedCertificates } from "../tls/install.js";
+import { expiryText } from "../tls/certificates.js";
 import { programState, startProgram, type ProgramState } from "../supervisor/ctl.js";
 import { releaseTarget, versionTarget } from "../switch/plan.js";
 import { ensureTrafficDirs, readTraffic, routeVersion, type TrafficState } from "../switch/traffic.js";
@@ -102,6 +104,7 @@ export async function doctorHost(a: OnHost, o: DoctorOptions): Promise<Finding[]
 
   // 3. The nginx site and the traffic directories (a worker-only host has no site).
   if (web) await checkSite(a, o, note);
+  if (web && config.tls) await checkCertificates(a, note);
 
   // 4. Releases: programs, health, preview routes.
   const traffic = await readTraffic(host, l);
@@ -163,6 +166,17 @@ async function checkSite(a: OnHost, o: DoctorOptions, note: Note): Promise<void>
     } catch (e) {
       note("nginx site", "broken", (e as Error).message);
     }
+  }
+}
+
+/** Days a certificate may have left before doctor warns: renewal tools (certbot) renew at 30. */
+export const CERT_WARN_DAYS = 14;
+
+async function checkCertificates(a: OnHost, note: Note): Promise<void> {
+  for (const c of await servedCertificates(a.host, a.layout)) {
+    const days = (c.notAfter.getTime() - Date.now()) / 86_400_000;
+    const status: FindingStatus = days < 0 ? "broken" : days < CERT_WARN_DAYS ? "warning" : "ok";
+    note(`certificate ${c.names.join(",") || c.path}`, status, `${expiryText(c.notAfter)}${status === "ok" ? "" : ": renew it, then depl tls renew"}`);
   }
 }
 
