@@ -5,8 +5,8 @@ SHELL := /bin/bash
 CONFIG ?= depl.yml
 HOST ?=
 DEPL := node bin/depl.js -c $(CONFIG)
-DEPLOY_PACKAGES := docker.io docker-registry debootstrap git curl ca-certificates
-TEST_PACKAGES := nginx supervisor openssh-server openssh-client wrk curl chromium
+DEPLOY_PACKAGES := docker.io docker-registry debootstrap git curl ca-certificates openssl
+TEST_PACKAGES := nginx supervisor openssh-server openssh-client wrk curl chromium libnss3-tools
 
 .PHONY: setup_deploy setup_appserver demo test test-unit test-integration test-e2e bench services-stop
 
@@ -29,13 +29,13 @@ demo: setup_appserver
 
 ## Every suite: typecheck, unit, integration (real nginx, supervisord, Docker, sshd), then end to end,
 ## the example apps, reliability and browser (Chromium) side by side (each has its own apps), then several
-## hosts (containers) beside the guarded canary, then the restarts suite alone (it stops and starts the
-## machine's services).
+## hosts (containers) beside the guarded canary and HTTPS (edge), then the restarts suite alone (it stops
+## and starts the machine's services).
 test: setup_appserver
 	scripts/install-packages.sh $(TEST_PACKAGES)
 	npm run --silent typecheck
 	npm run --silent test:unit
-	scripts/run-suites.sh integration -- e2e apps reliability browser -- hosts canary -- restarts
+	scripts/run-suites.sh integration -- e2e apps reliability browser -- hosts canary edge -- restarts
 
 test-unit:
 	npm run --silent typecheck && npm run --silent test:unit

@@ -49,6 +49,16 @@ export default defineConfig({
         },
       },
       {
+        // HTTPS: the test's own CA, curl and Chromium trusting it, renewals under load.
+        test: {
+          name: "edge",
+          include: ["test/edge/**/*.test.ts"],
+          testTimeout: 900_000,
+          hookTimeout: 900_000,
+          fileParallelism: false,
+        },
+      },
+      {
         // The example apps under examples/, end to end.
         test: {
           name: "apps",

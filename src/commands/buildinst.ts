@@ -6,6 +6,7 @@ import { LocalHost } from "../host/local.js";
 import { buildVersion, chooseVersion, type BuildOptions } from "./build.js";
 import { installOn, reportInstalled } from "./install.js";
 import { pruneWith } from "./retire.js";
+import { checkTlsConfig } from "../tls/certificates.js";
 import { onHosts, withContext, withLocks, type GlobalOptions } from "./context.js";
 
 export interface BuildinstOptions extends BuildOptions {
@@ -30,6 +31,7 @@ export async function buildinst(g: GlobalOptions, o: BuildinstOptions): Promise<
   if (o.branch) branchToVersion(o.branch); // a bad branch name fails before anything starts
   if (o.resume && (o.branch || o.versionName || o.keepDays)) throw new UsageError("--resume reuses the interrupted run's options: give no others");
   await withContext(g, {}, async (ctx) => {
+    checkTlsConfig(ctx.config);
     const journal = await Journal.open("buildinst", ctx.config.app, Boolean(o.resume), {
       branch: o.branch ?? null,
       keepDays: o.keepDays ?? null,

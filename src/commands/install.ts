@@ -6,6 +6,7 @@ import type { OnHost } from "../release/on-host.js";
 import { LocalHost } from "../host/local.js";
 import type { Journal } from "../release/journal.js";
 import { replaceBranchRelease } from "../release/branch.js";
+import { checkTlsConfig } from "../tls/certificates.js";
 import { onHosts, siteUrl, withContext, withLocks, type Context, type GlobalOptions } from "./context.js";
 
 export interface InstallOptions {
@@ -52,6 +53,7 @@ export function reportInstalled(ctx: Context, version: string, json?: boolean, a
 export async function install(g: GlobalOptions, version: string, o: InstallOptions): Promise<void> {
   assertVersion(version);
   await withContext(g, {}, async (ctx) => {
+    checkTlsConfig(ctx.config);
     assertVersion(version, ctx.config.subdomains);
     let shipped: Record<string, number | null> = {};
     await withLocks(ctx, `install ${version}`, g.wait, async () => {

@@ -2,6 +2,7 @@ import { runScript } from "../host/scripts.js";
 import { appDirs } from "../naming/layout.js";
 import type { Host } from "../host/host.js";
 import { applySite } from "../nginx/apply.js";
+import { checkTlsConfig } from "../tls/certificates.js";
 import { ensureTrafficDirs } from "../switch/traffic.js";
 import { UsageError, quote } from "../errors.js";
 import { servesWeb } from "../release/on-host.js";
@@ -36,6 +37,7 @@ export async function setup(g: GlobalOptions): Promise<void> {
   const adHoc = g.host !== undefined && g.host.includes("@");
   const override = adHoc ? { hosts: [parseHostArg(g.host!)] } : {};
   await withContext({ ...g, host: adHoc ? undefined : g.host }, { override }, async (ctx) => {
+    checkTlsConfig(ctx.config);
     await onHosts(ctx, "setup", (a) => setupHost(ctx, a.host, a.say, servesWeb(a)));
     ctx.say(`set up: ${ctx.hosts.map((h) => h.name).join(", ")}`);
   });

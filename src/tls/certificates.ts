@@ -133,3 +133,8 @@ export function expiryText(notAfter: Date, now = new Date()): string {
   const days = Math.floor((notAfter.getTime() - now.getTime()) / 86_400_000);
   return days < 0 ? `EXPIRED on ${day(notAfter)} (${-days} days ago)` : `expires ${day(notAfter)} (in ${days} days)`;
 }
+
+/** depl.yml's certificates checked, for commands that write the site (setup, install, buildinst): before any host is touched. */
+export function checkTlsConfig(config: { tls?: { certificates: readonly { cert: string; key: string }[] } | undefined; domain: string; subdomains: readonly string[] }): void {
+  if (config.tls) loadTls(config.tls, config.domain, config.subdomains);
+}

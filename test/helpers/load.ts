@@ -5,6 +5,8 @@ export interface LoadResult {
   failed: number;
   /** status (or error code) -> count, for the failures. */
   failures: Record<string, number>;
+  /** GETs resent once because their reused connection was closed under them (retryOnReset). */
+  retried: number;
   seconds: number;
 }
 
@@ -22,23 +24,40 @@ export function startLoad(o: {
   address?: string;
   /** false: a new connection per request (Connection: close), as nginx gives its upstreams. */
   keepAlive?: boolean;
+  /** HTTPS, trusting this CA (PEM), the host named in the handshake (SNI). */
+  ca?: string;
+  /**
+   * Resend a GET once when its keep-alive connection was closed before any answer
+   * (what browsers do, e.g. when nginx reloads and closes idle connections).
+   */
+  retryOnReset?: boolean;
 }) {
   const port = o.port ?? 80;
   const started = Date.now();
   const deadline = started + (o.maxSeconds ?? 300) * 1000;
-  const dispatcher = new Agent({ connections: o.connections ?? 8, keepAliveTimeout: 1000 });
-  const result: LoadResult = { requests: 0, failed: 0, failures: {}, seconds: 0 };
+  const dispatcher = new Agent({
+    connections: o.connections ?? 8,
+    keepAliveTimeout: 1000,
+    ...(o.ca ? { connect: { ca: o.ca, servername: o.host } } : {}),
+  });
+  const result: LoadResult = { requests: 0, failed: 0, failures: {}, retried: 0, seconds: 0 };
   let stopping = false;
-  const url = `http://${o.address ?? "127.0.0.1"}:${port}${o.path ?? "/"}`;
+  const url = `${o.ca ? "https" : "http"}://${o.address ?? "127.0.0.1"}:${port}${o.path ?? "/"}`;
+  const RESET = new Set(["ECONNRESET", "UND_ERR_SOCKET", "EPIPE"]);
   const loop = async () => {
     while (!stopping && Date.now() < deadline) {
       let why: string | null = null;
-      try {
-        const r = await request(url, { headers: { host: o.host }, dispatcher, reset: o.keepAlive === false, headersTimeout: 20_000, bodyTimeout: 20_000 });
-        await r.body.text();
-        if (r.statusCode !== 200) why = String(r.statusCode);
-      } catch (e) {
-        why = (e as NodeJS.ErrnoException).code ?? (e as Error).name;
+      for (let attempt = 0; attempt < 2; attempt++) {
+        why = null;
+        try {
+          const r = await request(url, { headers: { host: o.host }, dispatcher, reset: o.keepAlive === false, headersTimeout: 20_000, bodyTimeout: 20_000 });
+          await r.body.text();
+          if (r.statusCode !== 200) why = String(r.statusCode);
+        } catch (e) {
+          why = (e as NodeJS.ErrnoException).code ?? (e as Error).name;
+        }
+        if (!(o.retryOnReset && attempt === 0 && why !== null && RESET.has(why))) break;
+        result.retried++;
       }
       result.requests++;
       if (why !== null) {

@@ -83,7 +83,7 @@ describe("HTTPS site", () => {
     const site = renderSite(base, { ipv6: true }, certs);
     const b = blocks(site);
     expect(b[0]).toContain("listen 80;\n    listen [::]:80;");
-    expect(b[0]).toContain("return 308 https://$host$request_uri;");
+    expect(b[0]).toContain("return 308 https://$depl_app1_https_host$request_uri;");
     expect(b[0]).toContain('server_name "~(?:^|[.])app1[.]example[.]test$";');
     expect(b.slice(1).every((x) => x.includes("listen 443 ssl http2;\n    listen [::]:443 ssl http2;"))).toBe(true);
     const served = b.slice(1).map((x) => [/server_name "([^"]+)"/.exec(x)![1], /ssl_certificate (\S+);/.exec(x)![1]]);
