@@ -78,7 +78,8 @@ export async function applySite(host: Host, config: SiteConfig, opts: Partial<Ng
   await host.mkdirp(l.logDir);
   if (plan) await installCertificates(host, l, plan);
   const r = await applySiteFiles(host, files, opts);
-  if (plan) await pruneCertificates(host, l, plan);
+  // Only what the loaded site names stays (nothing once tls: is gone from depl.yml).
+  if (r.changed) await pruneCertificates(host, l, plan?.certificates ?? []);
   return r;
 }
 

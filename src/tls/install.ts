@@ -37,8 +37,8 @@ export async function installCertificates(host: Host, l: Layout, plan: TlsPlan):
 }
 
 /** Removes the certificate files the site no longer names (after nginx has loaded the new site). */
-export async function pruneCertificates(host: Host, l: Layout, plan: TlsPlan): Promise<void> {
-  const keep = new Set(plan.certificates.flatMap((c) => Object.values(hostFiles(l, c)).map((p) => posix.basename(p))));
+export async function pruneCertificates(host: Host, l: Layout, certificates: readonly Pick<Certificate, "id">[]): Promise<void> {
+  const keep = new Set(certificates.flatMap((c) => Object.values(hostFiles(l, c)).map((p) => posix.basename(p))));
   const names = await host.list(l.tlsDir).catch(() => [] as string[]);
   for (const n of names) if (/^[0-9a-f]{16}\.(crt|key)$/.test(n) && !keep.has(n)) await host.remove(posix.join(l.tlsDir, n));
 }

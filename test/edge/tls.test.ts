@@ -225,6 +225,22 @@ describe("Chromium trusting the test CA", () => {
       expect(await r!.securityDetails(), url).toMatchObject({ protocol: expect.stringMatching(/^TLS 1\.[23]$/) });
       expect(await page.textContent("body"), url).toContain(`version ${version}`);
     }
+    // A WebSocket over TLS from the page (wss://), answered by the live version.
+    await page.goto(`https://${t.domain}/`);
+    const echoed = await page.evaluate(
+      (url) =>
+        new Promise<string>((resolve, reject) => {
+          const ws = new WebSocket(url);
+          ws.onopen = () => ws.send("over tls");
+          ws.onmessage = (m) => {
+            resolve(String(m.data));
+            ws.close();
+          };
+          ws.onerror = () => reject(new Error("websocket error"));
+        }),
+      `wss://${t.domain}/ws`,
+    );
+    expect(echoed).toBe(`${v1}: over tls`);
     const cookies = await browser!.cookies(`https://${t.domain}/`);
     expect(cookies.find((c) => c.name === "depl_bucket")).toMatchObject({ secure: true, httpOnly: true });
     // The dotted name of a version is refused by the browser: no wildcard covers several labels.

@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { connect, type Socket } from "node:net";
 
 // A minimal WebSocket client over TCP to 127.0.0.1 with any Host header (Node
@@ -20,10 +20,11 @@ export function openWs(port: number, host: string, path = "/ws"): Promise<WsClie
     const waiters: ((m: string) => void)[] = [];
     sock.setTimeout(15_000, () => sock.destroy(new Error("websocket: timed out")));
     sock.on("error", reject);
+    const key = randomBytes(16).toString("base64");
     sock.on("connect", () => {
       sock.write(
         `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-          `Sec-WebSocket-Key: ${randomBytes(16).toString("base64")}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+          `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
       );
     });
     sock.on("data", (d: Buffer) => {
@@ -36,6 +37,9 @@ export function openWs(port: number, host: string, path = "/ws"): Promise<WsClie
         if (!/^HTTP\/1\.1 101 /.test(status!)) return reject(new Error(`websocket: ${status}`));
         handshaken = true;
         const headers = Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf(":")).toLowerCase(), l.slice(l.indexOf(":") + 1).trim()]));
+        // What a browser checks (RFC 6455, 4.1): the key hashed with the protocol's GUID.
+        const accept = createHash("sha1").update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest("base64");
+        if (headers["sec-websocket-accept"] !== accept) return reject(new Error(`websocket: Sec-WebSocket-Accept ${headers["sec-websocket-accept"]}, expected ${accept}`));
         resolve({
           headers,
           ask: (text) =>

@@ -1,4 +1,5 @@
-import { appendFileSync, cpSync, mkdtempSync, writeFileSync } from "node:fs";
+import { appendFileSync, cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -6,6 +7,7 @@ import { depl, type CliResult } from "../helpers/cli.js";
 import { get } from "../helpers/http.js";
 import { startLoad, type LoadResult } from "../helpers/load.js";
 import { onTestHost, startTestFleet, type TestFleet } from "./harness.js";
+import { certificateNames, ensureCa, issue } from "../../src/tls/self-signed.js";
 
 // Several app servers, end to end: three containers that are whole machines
 // to depl (sshd, dockerd, nginx, supervisord), web3 only through a jump host.
@@ -154,6 +156,31 @@ describe("several hosts over SSH", () => {
     expect(perHost.reduce((a, b) => a + b, 0)).toBe(total);
     const bad = await run(["--host", "web9", "list"]);
     expect([bad.code, bad.stderr.trim()]).toEqual([2, 'depl: unknown host "web9" in --host: the config\'s hosts are web1, web2, web3']);
+  });
+
+  it("HTTPS: tls renew puts the certificate on every host (key 0600) and each serves it; without tls: they go again", async () => {
+    const tlsDir = join(fleet.dir, "tls");
+    const ca = ensureCa(tlsDir, DOMAIN);
+    const leaf = { cert: join(tlsDir, "fleet.crt"), key: join(tlsDir, "fleet.key") };
+    issue(ca, leaf, certificateNames(DOMAIN, []), new Date(Date.now() - 60_000), new Date(Date.now() + 30 * 86_400_000));
+    const withTls = writeConfig("tls.yml", fleet.hostsYaml(), `tls:\n  certificates:\n    - { cert: ${leaf.cert}, key: ${leaf.key} }\n`);
+    const r = await depl(["-c", withTls, "tls", "renew"], { env: { DEPL_STATE_DIR: stateDir } });
+    expect(r.code, r.stderr).toBe(0);
+    for (const h of ["web1", "web2", "web3"]) expect(r.stderr).toMatch(new RegExp(`^${h}: certificates in place, nginx reloaded once`, "m"));
+    const sum = (text: string) => createHash("sha256").update(text).digest("hex");
+    for (const h of fleet.hosts) {
+      const dir = "/srv/depl-fleet/fleet/nginx/tls";
+      const files = onTestHost(h, "sh", "-c", `cd ${dir} && stat -c '%n %a %U' *`).trim().split("\n");
+      expect(files.map((f) => f.replace(/^[0-9a-f]{16}/, "ID"))).toEqual(["ID.crt 644 root", "ID.key 600 root"]);
+      expect(sum(onTestHost(h, "sh", "-c", `cat ${dir}/*.crt`))).toBe(sum(readFileSync(leaf.cert, "utf8")));
+      const https = onTestHost(h, "curl", "-sk", "--resolve", `${DOMAIN}:443:127.0.0.1`, "-o", "/dev/null", "-w", "%{http_code} %{http_version}", `https://${DOMAIN}/health`);
+      expect([h.name, https]).toEqual([h.name, "200 2"]);
+    }
+    const l = await depl(["-c", withTls, "list"], { env: { DEPL_STATE_DIR: stateDir } });
+    expect(l.stdout.match(/^web\d +\S+\.crt +fleet\.localhost,\*\.fleet\.localhost +expires /gm)).toHaveLength(3);
+    // Back to plain HTTP for the tests that follow; the certificate files go with the HTTPS blocks.
+    ok(await run(["setup"]));
+    for (const h of fleet.hosts) expect(onTestHost(h, "ls", "/srv/depl-fleet/fleet/nginx/tls").trim()).toBe("");
   });
 
   it("refuses a host whose key is unknown or changed, saying how to trust it", async () => {

@@ -8,7 +8,7 @@ import os
 import struct
 
 VERSION = os.environ.get("DEPL_VERSION", "dev")
-_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC11B65"
+_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455, 1.3
 
 
 def _read_exact(sock, n):
