@@ -54,6 +54,7 @@ export async function removeRelease(a: OnHost, version: string, why = "remove", 
     const started = Date.now();
     const deadline = o.force ? started : (o.drainUntil ?? started + config.drain_timeout);
     const open = await drainRelease(a, version, { deadline, stop: () => s.isInterrupted });
+    const forcing = Boolean(open && o.force);
     if (open && o.force) a.say(`${host.name}: ${version}: closing ${connectionsText(open)} (--force)`);
     else if (open && !s.isInterrupted) {
       await audit(host, l, { actor: a.actor, action: why, version, result: "refused", detail: `${connectionsText(open)} after drain_timeout` });
@@ -63,9 +64,10 @@ export async function removeRelease(a: OnHost, version: string, why = "remove", 
       "stop",
       async () => {
         const running: string[] = [];
-        for (const { program } of programs) {
+        for (const { process, program } of programs) {
           if ((await programState(host, program)) === "RUNNING") running.push(program);
-          await stopProgram(host, program);
+          if (forcing && process === "web") await stopClosing(a, program, containerName(config.app, version, process));
+          else await stopProgram(host, program);
         }
         return running;
       },
@@ -86,6 +88,28 @@ export async function removeRelease(a: OnHost, version: string, why = "remove", 
     });
   });
   await audit(host, l, { actor: a.actor, action: why, version, result: "ok" });
+}
+
+/** Seconds the app gets to close its connections when remove --force stops it (else gunicorn waits up to its graceful timeout, 20 s). */
+export const FORCE_GRACE_SECONDS = 2;
+
+/**
+ * stopProgram for remove --force: once supervisord is stopping the program
+ * (so it will not start it again), the container gets SIGKILL after
+ * FORCE_GRACE_SECONDS instead of gunicorn's graceful wait for open sockets.
+ */
+async function stopClosing(a: OnHost, program: string, container: string): Promise<void> {
+  const stopping = stopProgram(a.host, program);
+  for (let i = 0; i < 50; i++) {
+    const state = await programState(a.host, program);
+    if (state === "STOPPING") {
+      await a.host.run(docker.stop(container, FORCE_GRACE_SECONDS), { allowFailure: true });
+      break;
+    }
+    if (state !== "RUNNING" && state !== "STARTING") break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await stopping;
 }
 
 export interface PrunePolicy {
