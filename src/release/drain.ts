@@ -2,6 +2,7 @@ import { DeplError } from "../errors.js";
 import type { Host } from "../host/host.js";
 import type { Layout } from "../naming/layout.js";
 import type { OnHost } from "./on-host.js";
+import { CONTAINER_SOCK_DIR } from "../supervisor/program.js";
 
 // Open connections of a release, counted on its host.
 //
@@ -17,13 +18,21 @@ import type { OnHost } from "./on-host.js";
 // connection is gone as soon as it is answered: nginx sends Connection: close
 // and keeps no upstream pool.
 
-/** One host command for the probe: a stat line per socket ("-" when missing), "--", then ss. */
-export function probeArgv(sockets: readonly string[]): string[] {
+/** The name every release's connections carry in ss: where gunicorn binds inside the container. */
+export const BOUND_NAME = `${CONTAINER_SOCK_DIR}/app.sock`;
+
+/**
+ * One host command for the probe: a stat line per socket ("-" when missing),
+ * "--", then ss, which lists only sockets of that name (ss's own filter
+ * keeps the output small on a host with many connections).
+ */
+export function probeArgv(sockets: readonly string[], boundName = BOUND_NAME): string[] {
   return [
     "sh",
     "-c",
-    'for s do stat -c "%i %d" -- "$s" 2>/dev/null || echo -; done; echo --; exec ss -x -e -H state established',
+    'n=$1; shift; for s do stat -c "%i %d" -- "$s" 2>/dev/null || echo -; done; echo --; exec ss -x -e -H state established src "$n"',
     "sh",
+    boundName,
     ...sockets,
   ];
 }
@@ -82,10 +91,16 @@ export function countConnections(out: string, sockets: readonly string[]): Map<s
  * Open connections of each version on this host, in one round trip; null
  * where they cannot be counted (no `ss`: iproute2 missing), with the reason.
  */
-export async function openConnections(host: Host, l: Layout, versions: readonly string[]): Promise<{ counts: Map<string, number> | null; error?: string }> {
+export async function openConnections(
+  host: Host,
+  l: Layout,
+  versions: readonly string[],
+  /** The name the app bound (a test's own server binds the host path itself). */
+  boundName = BOUND_NAME,
+): Promise<{ counts: Map<string, number> | null; error?: string }> {
   if (versions.length === 0) return { counts: new Map() };
   const sockets = versions.map((v) => l.socket(v));
-  const r = await host.run(probeArgv(sockets), { allowFailure: true });
+  const r = await host.run(probeArgv(sockets, boundName), { allowFailure: true });
   if (r.code !== 0) return { counts: null, error: `cannot count open connections (ss exited ${r.code}${r.stderr.trim() ? `: ${r.stderr.trim().split("\n")[0]}` : ""}; it is in Debian's iproute2)` };
   const bySocket = countConnections(r.stdout, sockets);
   return { counts: new Map(versions.map((v) => [v, bySocket.get(l.socket(v)) ?? 0])) };

@@ -396,7 +396,7 @@ describe("SshHost.connectUnix", () => {
   });
 
   it("counts a release's open connections with ss on the host, here and over SSH", async () => {
-    const l = layout(join(dir, "conns root"), "cnt");
+    const l = layout(join(dir, "conns"), "cnt");
     mkdirSync(l.sockDir("v1"), { recursive: true });
     const app = createServer(() => undefined);
     await new Promise<void>((resolve) => app.listen(l.socket("v1"), resolve));
@@ -404,11 +404,13 @@ describe("SshHost.connectUnix", () => {
     try {
       await Promise.all(clients.map((c) => new Promise((r) => c.once("connect", r))));
       for (const h of [new LocalHost(), host]) {
-        expect((await openConnections(h, l, ["v1", "v2"])).counts).toEqual(new Map([["v1", 2], ["v2", 0]]));
+        // Bound here at its host path (a release's app binds /run/app/app.sock in its container).
+        expect((await openConnections(h, l, ["v1", "v2"], l.socket("v1"))).counts).toEqual(new Map([["v1", 2], ["v2", 0]]));
+        expect((await openConnections(h, l, ["v1"])).counts).toEqual(new Map([["v1", 0]]));
       }
       clients[0]!.destroy();
       await new Promise((r) => setTimeout(r, 100));
-      expect((await openConnections(host, l, ["v1"])).counts).toEqual(new Map([["v1", 1]]));
+      expect((await openConnections(host, l, ["v1"], l.socket("v1"))).counts).toEqual(new Map([["v1", 1]]));
     } finally {
       for (const c of clients) c.destroy();
       app.close();

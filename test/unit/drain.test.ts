@@ -3,7 +3,8 @@ import { describe, expect, it } from "vitest";
 import { connectionsText, countConnections, DrainTimeoutError, drainVerdict, parseSs, probeArgv, secondsText, ssDevForms } from "../../src/release/drain.js";
 
 // Captured on the development machine (Debian 12, iproute2 6.1) with
-// probeArgv: drainx's live release (1737020) held a WebSocket and three
+// probeArgv before it had ss filter by name, so the host's other sockets are
+// in it too and the parser must pass them over: drainx's live release (1737020) held a WebSocket and three
 // /slow requests in flight, app1's live release (1523715) one request, its
 // previous release (1523729) none, and the fourth socket did not exist.
 // Every release's connections show the same name, /run/app/app.sock (the
@@ -17,11 +18,11 @@ const sockets = [
 ];
 
 describe("counting a release's connections", () => {
-  it("builds one probe command: stat of each socket, then ss, paths as arguments", () => {
+  it("builds one probe command: stat of each socket, then ss for the name gunicorn binds, paths as arguments", () => {
     const argv = probeArgv(["/srv/a b/sock/app.sock"]);
     expect(argv.slice(0, 2)).toEqual(["sh", "-c"]);
-    expect(argv[2]).toContain("ss -x -e -H state established");
-    expect(argv.slice(3)).toEqual(["sh", "/srv/a b/sock/app.sock"]);
+    expect(argv[2]).toContain('ss -x -e -H state established src "$n"');
+    expect(argv.slice(3)).toEqual(["sh", "/run/app/app.sock", "/srv/a b/sock/app.sock"]);
   });
 
   it("tells releases apart by the inode of their socket file, not by the name ss shows", () => {
