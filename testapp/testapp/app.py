@@ -126,5 +126,17 @@ def application(environ, start_response):
         return _events(environ, start_response)
     if path.startswith("/notes"):
         return _notes(environ, start_response)
+    # Read what was sent: answering before the body is in makes gunicorn close
+    # while nginx still writes it (EPIPE, and nginx answers 502).
+    _discard_body(environ)
     who = _who(environ.get("HTTP_HOST", ""))
     return _respond(start_response, "200 OK", f"Hello from {who}\nversion {VERSION}\n")
+
+
+def _discard_body(environ):
+    left = int(environ.get("CONTENT_LENGTH") or 0)
+    while left > 0:
+        chunk = environ["wsgi.input"].read(min(left, 65536))
+        if not chunk:
+            break
+        left -= len(chunk)
