@@ -124,8 +124,9 @@ program
 program
   .command("remove")
   .argument("<version>", "a release that is not live, previous or canary")
-  .description("stop and remove one release: program, container, socket dir, image (shared/ is never touched)")
-  .action(async (version) => (await import("./commands/retire.js")).remove(globals(), version));
+  .description("stop and remove one release: program, container, socket dir, image (shared/ is never touched); waits up to drain_timeout for its open connections")
+  .option("--force", "do not wait for open connections (WebSockets, streams): stopping the release closes them")
+  .action(async (version, o) => (await import("./commands/retire.js")).remove(globals(), version, o));
 
 program
   .command("prune")

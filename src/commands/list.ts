@@ -32,12 +32,13 @@ export async function list(g: GlobalOptions, o: { json?: boolean }): Promise<voi
     const multi = ctx.hosts.length > 1;
     console.log(
       table(
-        [...(multi ? ["HOST"] : []), "VERSION", "STATE", "HEALTH", "PROCESSES", "COMMIT", "BRANCH", "BUILT", "BY", "SIZE", "KEEP UNTIL", "PREVIEW"],
+        [...(multi ? ["HOST"] : []), "VERSION", "STATE", "HEALTH", "CONNS", "PROCESSES", "COMMIT", "BRANCH", "BUILT", "BY", "SIZE", "KEEP UNTIL", "PREVIEW"],
         all.map((r) => [
           ...(multi ? [r.host] : []),
           r.version,
           r.state,
           r.health,
+          r.connections === null ? "?" : String(r.connections),
           processSummary(r.processes),
           r.meta?.git.commit ? r.meta.git.commit.slice(0, 10) + (r.meta.git.dirty ? "+" : "") : "-",
           r.meta?.git.branch ?? "-",

@@ -3,12 +3,12 @@ import { assertVersion } from "../naming/version.js";
 import { UsageError, quote } from "../errors.js";
 import { onHosts, withContext, withLocks, type Context, type GlobalOptions } from "./context.js";
 
-export async function remove(g: GlobalOptions, version: string): Promise<void> {
+export async function remove(g: GlobalOptions, version: string, o: { force?: boolean } = {}): Promise<void> {
   assertVersion(version);
   await withContext(g, {}, async (ctx) => {
     assertVersion(version, ctx.config.subdomains);
     await withLocks(ctx, `remove ${version}`, g.wait, async () => {
-      await onHosts(ctx, `remove ${version}`, (a) => removeRelease(a, version));
+      await onHosts(ctx, `remove ${version}`, (a) => removeRelease(a, version, "remove", { force: o.force }));
     });
     console.log(`Removed ${version}`);
   });

@@ -8,7 +8,8 @@ import { UsageError, quote } from "../errors.js";
 import { servesWeb } from "../release/on-host.js";
 import { onHosts, withContext, type Context, type GlobalOptions } from "./context.js";
 
-export const APPSERVER_PACKAGES = ["docker.io", "nginx", "supervisor", "curl", "ca-certificates"];
+// iproute2: `ss` counts a release's open connections (remove, prune, list).
+export const APPSERVER_PACKAGES = ["docker.io", "nginx", "supervisor", "curl", "ca-certificates", "iproute2"];
 
 /** A worker-only host gets no nginx: docker and supervisord run its workers. */
 export async function setupHost(ctx: Context, host: Host, say: (m: string) => void = ctx.say, web = true): Promise<void> {

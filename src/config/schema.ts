@@ -238,6 +238,8 @@ export const configSchema = z
       })
       .strict()
       .default({}),
+    /** remove and prune wait this long for a release's open connections (WebSockets, streams) to close before stopping it. */
+    drain_timeout: duration.pipe(z.number().min(0).max(86_400_000, "must be at most 24h")).default("30s"),
     /**
      * Worker processes besides web: name -> argv, or { command, every_release }. Each is its own
      * supervisord program without a socket. By default only the live release runs them; every_release

@@ -10,6 +10,8 @@ export const docker = {
   push: (ref: string) => ["docker", "push", ref],
   pull: (ref: string) => ["docker", "pull", ref],
   untag: (ref: string) => ["docker", "image", "rm", "--no-prune", ref],
+  /** SIGTERM to the container's init, SIGKILL after `seconds`. */
+  stop: (name: string, seconds: number) => ["docker", "stop", "--time", String(seconds), name],
   /** Removes a container whatever its state; a missing one is no error worth reporting. */
   removeContainer: (name: string) => ["docker", "rm", "-f", name],
   /** Untags; the image goes with its last tag. */

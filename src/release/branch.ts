@@ -5,7 +5,7 @@ import { audit } from "./audit.js";
 import type { OnHost } from "./on-host.js";
 import { roleOf } from "./inventory.js";
 import { readRelease } from "./metadata.js";
-import { removeRelease } from "./retire.js";
+import { removeUnlessHeld } from "./retire.js";
 
 /**
  * Points <alias>.<domain> at the newly installed (healthy) version with one
@@ -27,7 +27,7 @@ export async function replaceBranchRelease(a: OnHost, alias: string, version: st
       continue;
     }
     a.say(`${host.name}: removing ${v}, the branch's previous release`);
-    await removeRelease(a, v, "replace-branch");
+    await removeUnlessHeld(a, v, "replace-branch");
   }
   await audit(host, l, { actor: a.actor, action: "branch", version, to: alias, result: "ok" });
 }

@@ -6,6 +6,7 @@ import { releaseProcesses } from "./workers.js";
 import { readTraffic, type TrafficState } from "../switch/traffic.js";
 import { programName, type Layout } from "../naming/layout.js";
 import { readRelease, type ReleaseMeta } from "./metadata.js";
+import { openConnections } from "./drain.js";
 
 export type Role = "live" | "canary" | "previous" | null;
 
@@ -21,6 +22,8 @@ export interface ReleaseRow {
   processes: ProcessRow[];
   meta: ReleaseMeta | null;
   imageBytes: number | null;
+  /** Established connections to its socket on this host (WebSockets, streams, requests in flight); null: cannot count. */
+  connections: number | null;
 }
 
 export interface ProcessRow {
@@ -57,7 +60,10 @@ export async function inventory(host: Host, config: Config, l: Layout): Promise<
   const rows: ReleaseRow[] = [];
   const states = await allProgramStates(host);
   const stateOf = (version: string, p: string) => states.get(programName(config.app, version, p)) ?? "ABSENT";
-  for (const version of await host.list(l.releases)) {
+  const versions = await host.list(l.releases);
+  // Counted before the health requests below, which would count themselves.
+  const { counts } = await openConnections(host, l, versions);
+  for (const version of versions) {
     const meta = await readRelease(host, l, version);
     const process = stateOf(version, "web");
     const processes: ProcessRow[] = [
@@ -83,6 +89,7 @@ export async function inventory(host: Host, config: Config, l: Layout): Promise<
       processes,
       meta,
       imageBytes: image?.sizeBytes ?? null,
+      connections: counts?.get(version) ?? null,
     });
   }
   rows.sort((a, b) => (a.meta?.built_at ?? "").localeCompare(b.meta?.built_at ?? "") || a.version.localeCompare(b.version));

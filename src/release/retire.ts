@@ -13,14 +13,25 @@ import { readRelease, type ReleaseMeta } from "./metadata.js";
 import { assertVersion } from "../naming/version.js";
 import { runSteps } from "./steps.js";
 import { faultPoint } from "./fault.js";
+import { connectionsText, drainRelease, DrainTimeoutError } from "./drain.js";
+
+export interface RemoveOptions {
+  /** Until when to wait for open connections (ms since the epoch); default now + drain_timeout. */
+  drainUntil?: number;
+  /** Stop at once, closing any open connection. */
+  force?: boolean;
+}
 
 /**
  * Stops and removes one release; never live, previous or canary; never touches shared/.
  * Steps: unroute, stop (both undone if a later step fails), then delete, whose
  * parts are idempotent and end with the release directory: a removal killed
- * midway is finished by running it again.
+ * midway is finished by running it again. Between unroute and stop it waits
+ * for the release's open connections to close (drain_timeout), and refuses
+ * (DrainTimeoutError, the route put back) when some are still open then,
+ * unless forced.
  */
-export async function removeRelease(a: OnHost, version: string, why = "remove"): Promise<void> {
+export async function removeRelease(a: OnHost, version: string, why = "remove", o: RemoveOptions = {}): Promise<void> {
   const { host, layout: l, config } = a;
   assertVersion(version);
   const t = await readTraffic(host, l);
@@ -40,13 +51,23 @@ export async function removeRelease(a: OnHost, version: string, why = "remove"):
       },
       async (routed) => (routed ? routeVersion(host, l, version) : undefined),
     );
+    const started = Date.now();
+    const deadline = o.force ? started : (o.drainUntil ?? started + config.drain_timeout);
+    const open = await drainRelease(a, version, { deadline, stop: () => s.isInterrupted });
+    const forcing = Boolean(open && o.force);
+    if (open && o.force) a.say(`${host.name}: ${version}: closing ${connectionsText(open)} (--force)`);
+    else if (open && !s.isInterrupted) {
+      await audit(host, l, { actor: a.actor, action: why, version, result: "refused", detail: `${connectionsText(open)} after drain_timeout` });
+      throw new DrainTimeoutError(host.name, version, open, Date.now() - started);
+    }
     await s.step(
       "stop",
       async () => {
         const running: string[] = [];
-        for (const { program } of programs) {
+        for (const { process, program } of programs) {
           if ((await programState(host, program)) === "RUNNING") running.push(program);
-          await stopProgram(host, program);
+          if (forcing && process === "web") await stopClosing(a, program, containerName(config.app, version, process));
+          else await stopProgram(host, program);
         }
         return running;
       },
@@ -67,6 +88,28 @@ export async function removeRelease(a: OnHost, version: string, why = "remove"):
     });
   });
   await audit(host, l, { actor: a.actor, action: why, version, result: "ok" });
+}
+
+/** Seconds the app gets to close its connections when remove --force stops it (else gunicorn waits up to its graceful timeout, 20 s). */
+export const FORCE_GRACE_SECONDS = 2;
+
+/**
+ * stopProgram for remove --force: once supervisord is stopping the program
+ * (so it will not start it again), the container gets SIGKILL after
+ * FORCE_GRACE_SECONDS instead of gunicorn's graceful wait for open sockets.
+ */
+async function stopClosing(a: OnHost, program: string, container: string): Promise<void> {
+  const stopping = stopProgram(a.host, program);
+  for (let i = 0; i < 50; i++) {
+    const state = await programState(a.host, program);
+    if (state === "STOPPING") {
+      await a.host.run(docker.stop(container, FORCE_GRACE_SECONDS), { allowFailure: true });
+      break;
+    }
+    if (state !== "RUNNING" && state !== "STARTING") break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await stopping;
 }
 
 export interface PrunePolicy {
@@ -101,12 +144,31 @@ export async function prune(a: OnHost, p: PrunePolicy): Promise<string[]> {
     const m = await readRelease(host, l, v);
     if (m) metas.push(m);
   }
-  const gone = pruneCandidates(metas, t, p);
-  for (const v of gone) {
+  const candidates = pruneCandidates(metas, t, p);
+  const gone: string[] = [];
+  // One drain deadline for the whole prune: releases that still hold connections cost drain_timeout once, not each.
+  const drainUntil = Date.now() + a.config.drain_timeout;
+  for (const v of candidates) {
     a.say(`${host.name}: pruning ${v}`);
-    await removeRelease(a, v, "prune");
-    faultPoint(`prune:removed-${gone.indexOf(v) + 1}`);
+    if (!(await removeUnlessHeld(a, v, "prune", drainUntil))) continue;
+    gone.push(v);
+    faultPoint(`prune:removed-${candidates.indexOf(v) + 1}`);
   }
   await host.run(docker.pruneImages(a.config.app), { allowFailure: true });
   return gone;
+}
+
+/**
+ * removeRelease for prune and a branch's rebuild: a release that still holds
+ * connections after the drain is left installed, saying so; false then.
+ */
+export async function removeUnlessHeld(a: OnHost, version: string, why: string, drainUntil?: number): Promise<boolean> {
+  try {
+    await removeRelease(a, version, why, { drainUntil });
+    return true;
+  } catch (e) {
+    if (!(e instanceof DrainTimeoutError)) throw e;
+    a.say(new DrainTimeoutError(e.host, version, e.open, e.waitedMs, why === "prune" ? "not pruning" : "not removing").message);
+    return false;
+  }
 }

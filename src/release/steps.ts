@@ -50,6 +50,11 @@ export class Steps {
     this.say(`${signal}: finishing the current step of ${this.op}, then undoing what it did`);
   }
 
+  /** An interruption was asked for: a long wait inside a step may end early. */
+  get isInterrupted(): boolean {
+    return this.interrupted !== null;
+  }
+
   private checkInterrupt(next: string): void {
     if (this.interrupted) throw new InterruptedError(`${this.op} interrupted by ${this.interrupted} before ${next}; its finished steps were undone`);
   }

@@ -12,7 +12,7 @@ export interface CliResult {
 }
 
 /** Runs the real depl CLI (TypeScript sources through tsx) and collects its output. */
-export function depl(args: string[], opts: { env?: Record<string, string> } = {}): Promise<CliResult> {
+export function depl(args: string[], opts: { env?: Record<string, string>; onStderr?: (all: string) => void } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ["--import", "tsx", `${REPO}/src/cli.ts`, ...args], {
       cwd: REPO,
@@ -21,7 +21,10 @@ export function depl(args: string[], opts: { env?: Record<string, string> } = {}
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
+    child.stderr.on("data", (d) => {
+      stderr += d;
+      opts.onStderr?.(stderr);
+    });
     child.on("error", reject);
     child.on("close", (code, signal) => resolve({ code: code ?? 1, signal, stdout, stderr }));
   });

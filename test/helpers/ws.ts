@@ -10,15 +10,19 @@ export interface WsClient {
   /** Sends a text message and resolves with the next text message. */
   ask(text: string): Promise<string>;
   close(): Promise<void>;
+  /** Resolves when the connection ends, from either side. */
+  closed: Promise<void>;
 }
 
-export function openWs(port: number, host: string, path = "/ws"): Promise<WsClient> {
+/** idleMs: the client gives up after this long without data (a test holding a socket open across slow steps needs more). */
+export function openWs(port: number, host: string, path = "/ws", idleMs = 15_000): Promise<WsClient> {
   return new Promise((resolve, reject) => {
     const sock: Socket = connect(port, "127.0.0.1");
     let buf = Buffer.alloc(0);
     let handshaken = false;
     const waiters: ((m: string) => void)[] = [];
-    sock.setTimeout(15_000, () => sock.destroy(new Error("websocket: timed out")));
+    const closed = new Promise<void>((res) => sock.once("close", () => res()));
+    sock.setTimeout(idleMs, () => sock.destroy(new Error("websocket: timed out")));
     sock.on("error", reject);
     const key = randomBytes(16).toString("base64");
     sock.on("connect", () => {
@@ -42,6 +46,7 @@ export function openWs(port: number, host: string, path = "/ws"): Promise<WsClie
         if (headers["sec-websocket-accept"] !== accept) return reject(new Error(`websocket: Sec-WebSocket-Accept ${headers["sec-websocket-accept"]}, expected ${accept}`));
         resolve({
           headers,
+          closed,
           ask: (text) =>
             new Promise((res) => {
               waiters.push(res);

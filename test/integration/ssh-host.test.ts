@@ -15,6 +15,9 @@ import type { Host } from "../../src/host/host.js";
 import { SshHost } from "../../src/host/ssh.js";
 import { allProgramStates, programState } from "../../src/supervisor/ctl.js";
 import { oneRoundTripFileContract } from "../helpers/host-contract.js";
+import { LocalHost } from "../../src/host/local.js";
+import { layout } from "../../src/naming/layout.js";
+import { openConnections } from "../../src/release/drain.js";
 
 // A real sshd of our own on 127.0.0.1 (config, keys and authorized_keys in a temp dir).
 
@@ -389,6 +392,28 @@ describe("SshHost.connectUnix", () => {
       await expect(host.connectUnix(join(dir, "none.sock"))).rejects.toThrow(/cannot connect to .*none\.sock/);
     } finally {
       echo.close();
+    }
+  });
+
+  it("counts a release's open connections with ss on the host, here and over SSH", async () => {
+    const l = layout(join(dir, "conns"), "cnt");
+    mkdirSync(l.sockDir("v1"), { recursive: true });
+    const app = createServer(() => undefined);
+    await new Promise<void>((resolve) => app.listen(l.socket("v1"), resolve));
+    const clients = [connect(l.socket("v1")), connect(l.socket("v1"))];
+    try {
+      await Promise.all(clients.map((c) => new Promise((r) => c.once("connect", r))));
+      for (const h of [new LocalHost(), host]) {
+        // Bound here at its host path (a release's app binds /run/app/app.sock in its container).
+        expect((await openConnections(h, l, ["v1", "v2"], l.socket("v1"))).counts).toEqual(new Map([["v1", 2], ["v2", 0]]));
+        expect((await openConnections(h, l, ["v1"])).counts).toEqual(new Map([["v1", 0]]));
+      }
+      clients[0]!.destroy();
+      await new Promise((r) => setTimeout(r, 100));
+      expect((await openConnections(host, l, ["v1"], l.socket("v1"))).counts).toEqual(new Map([["v1", 1]]));
+    } finally {
+      for (const c of clients) c.destroy();
+      app.close();
     }
   });
 

@@ -30,6 +30,14 @@ describe("validateConfig", () => {
     expect(c.subdomains).toEqual([]);
   });
 
+  it("parses drain_timeout like other durations: 30s by default, 0 allowed, at most 24h", () => {
+    expect(validateConfig(minimal).drain_timeout).toBe(30_000);
+    expect(validateConfig({ ...minimal, drain_timeout: "2m" }).drain_timeout).toBe(120_000);
+    expect(validateConfig({ ...minimal, drain_timeout: "0s" }).drain_timeout).toBe(0);
+    expect(err({ ...minimal, drain_timeout: "forever" })).toMatch(/^depl.yml: drain_timeout: expected a duration/);
+    expect(err({ ...minimal, drain_timeout: "25h" })).toBe("depl.yml: drain_timeout: must be at most 24h");
+  });
+
   it("rejects unknown keys with their path", () => {
     expect(err({ ...minimal, colour: "red" })).toBe("depl.yml: unknown key colour");
     expect(err({ ...minimal, nginx: { listen: 80, lisen: 81 } })).toBe("depl.yml: unknown key nginx.lisen");

@@ -4,7 +4,8 @@ Answers "Hello from base domain" on <domain> (and on any other name, so that
 preview hosts such as <version>.<domain> work), "Hello from foo" on
 foo.<domain>, and has /health (which exercises the C extension), /error
 (always 500, for canary statistics), /slow?ms=N, /notes (SQLite in a
-shared directory) and /ws (a WebSocket echo naming its version).
+shared directory), /ws (a WebSocket echo naming its version) and
+/events?n=N&ms=M (server-sent events, one every M ms).
 """
 import os
 import threading
@@ -70,6 +71,25 @@ def _slow(environ, start_response):
     return _respond(start_response, "200 OK", f"slow {ms}ms from version {VERSION}\n")
 
 
+def _events(environ, start_response):
+    """n server-sent events, ms apart, each written as soon as it is made and
+    naming the version and the time it was sent (a client sees what held it back)."""
+    q = parse_qs(environ.get("QUERY_STRING", ""))
+    n, ms = q.get("n", ["3"])[0], q.get("ms", ["500"])[0]
+    if not (n.isdigit() and ms.isdigit()):
+        return _respond(start_response, "400 Bad Request", "n and ms must be whole numbers\n")
+    n, ms = min(int(n), 100), min(int(ms), 10_000)
+    start_response("200 OK", [("Content-Type", "text/event-stream"), ("Cache-Control", "no-cache"), ("X-App-Version", VERSION)])
+
+    def stream():
+        for i in range(1, n + 1):
+            if i > 1:
+                time.sleep(ms / 1000)
+            yield f"id: {i}\ndata: {VERSION} event {i} sent {time.time():.3f}\n\n".encode()
+
+    return stream()
+
+
 def _notes(environ, start_response):
     """/notes/add?text=... and /notes: a SQLite database in the shared directory
     (TESTAPP_DB), so that data written through one release is read through another."""
@@ -102,7 +122,21 @@ def application(environ, start_response):
         return _respond(start_response, "500 Internal Server Error", f"error from version {VERSION}\n")
     if path == "/slow":
         return _slow(environ, start_response)
+    if path == "/events":
+        return _events(environ, start_response)
     if path.startswith("/notes"):
         return _notes(environ, start_response)
+    # Read what was sent: answering before the body is in makes gunicorn close
+    # while nginx still writes it (EPIPE, and nginx answers 502).
+    _discard_body(environ)
     who = _who(environ.get("HTTP_HOST", ""))
     return _respond(start_response, "200 OK", f"Hello from {who}\nversion {VERSION}\n")
+
+
+def _discard_body(environ):
+    left = int(environ.get("CONTENT_LENGTH") or 0)
+    while left > 0:
+        chunk = environ["wsgi.input"].read(min(left, 65536))
+        if not chunk:
+            break
+        left -= len(chunk)
