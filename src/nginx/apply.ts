@@ -4,7 +4,7 @@ import type { Host } from "../host/host.js";
 import { isSafeAbsPath } from "../config/names.js";
 import { layout } from "../naming/layout.js";
 import { HTTP_LEVEL_CONF, httpLevelPath, includePath, renderInclude, renderSite, type SiteCertificates, type SiteConfig, type SiteHost } from "./render.js";
-import { loadTls } from "../tls/certificates.js";
+import { loadTls, type TlsPlan } from "../tls/certificates.js";
 import { installCertificates, pruneCertificates, siteCertificates } from "../tls/install.js";
 
 /** How depl reaches the nginx that serves the site. The defaults mean the system's nginx. */
@@ -69,8 +69,7 @@ export async function detectSiteHost(host: Host): Promise<SiteHost> {
 export async function applySite(host: Host, config: SiteConfig, opts: Partial<NginxControl> = {}): Promise<ApplyResult> {
   const l = layout(config.root, config.app);
   // Certificates are read and checked before anything is written on any host.
-  const plan = config.tls ? loadTls(config.tls, config.domain, config.subdomains) : undefined;
-  const files = siteFiles(config, await detectSiteHost(host), plan && siteCertificates(l, plan));
+  const { plan, files } = await planSite(host, config);
   if (!(await host.exists(config.nginx.conf_dir))) {
     throw new DeplError(`${host.name}: ${config.nginx.conf_dir} (nginx.conf_dir) does not exist: is nginx installed? (depl setup installs it)`);
   }
@@ -85,8 +84,12 @@ export async function applySite(host: Host, config: SiteConfig, opts: Partial<Ng
 
 /** The site with its certificate files (read on this machine), as applySite would write it: for comparing. */
 export async function expectedSiteFiles(host: Host, config: SiteConfig): Promise<SiteFiles> {
+  return (await planSite(host, config)).files;
+}
+
+async function planSite(host: Host, config: SiteConfig): Promise<{ plan: TlsPlan | undefined; files: SiteFiles }> {
   const plan = config.tls ? loadTls(config.tls, config.domain, config.subdomains) : undefined;
-  return siteFiles(config, await detectSiteHost(host), plan && siteCertificates(layout(config.root, config.app), plan));
+  return { plan, files: siteFiles(config, await detectSiteHost(host), plan && siteCertificates(layout(config.root, config.app), plan)) };
 }
 
 /**

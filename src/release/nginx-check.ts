@@ -1,6 +1,5 @@
 import type { Config } from "../config/schema.js";
 import type { Host } from "../host/host.js";
-import { parseCurlResponse } from "../host/curl.js";
 import { bodyHead } from "./health.js";
 import { versionLabel } from "../naming/version.js";
 
@@ -41,16 +40,12 @@ export interface PreviewCheck {
 export async function previewServedByNginx(host: Host, config: Config, version: string): Promise<PreviewCheck> {
   const { port, tls, scheme } = nginxEntry(config);
   const name = `${tls ? versionLabel(version) : version}.${config.domain}`;
-  // HTTPS: the name in the URL (SNI and Host), --resolve sends it to the loopback; -k: this checks routing, not the certificate.
-  const to = tls ? ["-k", "--resolve", `${name}:${port}:127.0.0.1`, `https://${name}:${port}${config.health.path}`] : ["-H", `Host: ${name}`, `http://127.0.0.1:${port}${config.health.path}`];
-  const r = await host.run(["curl", "-sS", "-m", "10", "-D", "-", "-o", "-", ...to], { allowFailure: true });
   const what = `GET ${scheme}://${name}${port === (tls ? 443 : 80) ? "" : `:${port}`}${config.health.path} through nginx`;
-  if (r.code !== 0) return { ok: false, status: 0, version: null, detail: `${what}: no answer (${r.stderr.trim().split("\n")[0] || `curl exit ${r.code}`})` };
   let res;
   try {
-    res = parseCurlResponse(r.stdout);
+    res = await host.httpGetLoopback(port, config.health.path, { host: name, timeoutMs: 10_000, tls });
   } catch (e) {
-    return { ok: false, status: 0, version: null, detail: `${what}: ${(e as Error).message}` };
+    return { ok: false, status: 0, version: null, detail: `${what}: no answer (${(e as Error).message.split("\n")[0]})` };
   }
   const served = res.headers["x-depl-version"] ?? null;
   const ok = res.status === 200 && served === version;

@@ -71,7 +71,8 @@ export function parseCertificate(certPath: string, keyPath: string, certPem: str
   return { certPath, keyPath, certPem, keyPem, names: certNames(x509), notBefore, notAfter, id, x509 };
 }
 
-function certNames(x509: X509Certificate): string[] {
+/** The DNS names a certificate is for: its subjectAltName, else its CN. Pure. */
+export function certNames(x509: X509Certificate): string[] {
   const san = (x509.subjectAltName ?? "").split(/,\s*/).filter((s) => s.startsWith("DNS:")).map((s) => s.slice(4));
   if (san.length) return san;
   const cn = /(?:^|\n)CN=([^\n]+)/.exec(x509.subject);

@@ -4,7 +4,7 @@ import { X509Certificate } from "node:crypto";
 import type { Host } from "../host/host.js";
 import type { Layout } from "../naming/layout.js";
 import type { SiteCertificates } from "../nginx/render.js";
-import type { Certificate, TlsPlan } from "./certificates.js";
+import { certNames, type Certificate, type TlsPlan } from "./certificates.js";
 
 /** Where one certificate and its key go on a host. Pure. */
 export function hostFiles(l: Layout, c: Pick<Certificate, "id">): { cert: string; key: string } {
@@ -60,8 +60,7 @@ export async function servedCertificates(host: Host, l: Layout): Promise<ServedC
     if (pem === null) continue;
     try {
       const x = new X509Certificate(pem);
-      const names = (x.subjectAltName ?? "").split(/,\s*/).filter((s) => s.startsWith("DNS:")).map((s) => s.slice(4));
-      out.push({ path, names, notAfter: new Date(x.validTo) });
+      out.push({ path, names: certNames(x), notAfter: new Date(x.validTo) });
     } catch {
       out.push({ path, names: [], notAfter: new Date(0) });
     }

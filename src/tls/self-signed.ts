@@ -46,7 +46,7 @@ export function ensureCa(dir: string, domain: string): KeyPair & { made: boolean
 }
 
 /** A certificate for names (the first is its CN), signed by ca, valid from start to end. */
-export function issue(ca: KeyPair, out: KeyPair, names: readonly string[], start: Date, end: Date, keyFrom?: string): void {
+export function issue(ca: KeyPair, out: KeyPair, names: readonly string[], start: Date, end: Date): void {
   const work = mkdtempSync("/tmp/depl-tls-");
   try {
     writeFileSync(join(work, "index.txt"), "");
@@ -65,14 +65,13 @@ export function issue(ca: KeyPair, out: KeyPair, names: readonly string[], start
     ].join("\n");
     writeFileSync(join(work, "ca.cnf"), conf);
     const csr = join(work, "leaf.csr");
-    if (keyFrom) openssl(["req", "-new", "-key", keyFrom, "-subj", `/CN=${names[0]}`, "-out", csr]);
-    else openssl(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", out.key, "-subj", `/CN=${names[0]}`, "-out", csr]);
+    openssl(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", out.key, "-subj", `/CN=${names[0]}`, "-out", csr]);
     openssl([
       "ca", "-batch", "-notext", "-config", join(work, "ca.cnf"), "-extensions", "leaf",
       "-cert", ca.cert, "-keyfile", ca.key, "-startdate", opensslDate(start), "-enddate", opensslDate(end),
       "-in", csr, "-out", out.cert,
     ]);
-    if (!keyFrom) chmodSync(out.key, 0o600);
+    chmodSync(out.key, 0o600);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type BrowserContext } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildinst, removeApp, testApp, writeAppConfig } from "../helpers/app.js";
+import { buildinst, deployLive, removeApp, testApp, writeAppConfig } from "../helpers/app.js";
 import { depl, REPO } from "../helpers/cli.js";
 import { startLoad } from "../helpers/load.js";
 import { certificateNames, ensureCa, issue, type KeyPair } from "../../src/tls/self-signed.js";
@@ -26,12 +26,12 @@ let v1 = "";
 let v2 = "";
 
 const pair = (name: string): KeyPair => ({ cert: `${TLS}/${name}.crt`, key: `${TLS}/${name}.key` });
-function make(name: string, names: string[], start = new Date(Date.now() - 60_000), end = new Date(Date.now() + 30 * DAY), keyFrom?: string): KeyPair {
+function make(name: string, names: string[], start = new Date(Date.now() - 60_000), end = new Date(Date.now() + 30 * DAY)): KeyPair {
   const p = pair(name);
-  issue(ca, p, names, start, end, keyFrom);
+  issue(ca, p, names, start, end);
   return p;
 }
-const tlsYaml = (p: KeyPair, extra = "") => `tls:\n  certificates:\n    - { cert: ${p.cert}, key: ${p.key} }\n${extra}`;
+const tlsYaml = (p: KeyPair) => `tls:\n  certificates:\n    - { cert: ${p.cert}, key: ${p.key} }\n`;
 const withCert = (p: KeyPair, name = "depl.yml") => writeAppConfig(t, name, tlsYaml(p));
 
 /** curl as a user runs it: the name in the URL, trusting only the test CA. */
@@ -64,14 +64,10 @@ const fingerprintOf = (p: KeyPair) =>
   execFileSync("openssl", ["x509", "-in", p.cert, "-noout", "-fingerprint", "-sha256"], { encoding: "utf8" }).trim().replace(/^.*=/, "");
 
 beforeAll(async () => {
-  removeApp(t);
   rmSync(TLS, { recursive: true, force: true });
   mkdirSync(ARTIFACTS, { recursive: true });
   ca = ensureCa(TLS, t.domain);
-  config = withCert(make("good", certificateNames(t.domain, ["foo"])));
-  expect((await depl(["-c", config, "setup"])).code).toBe(0);
-  v1 = await buildinst(config);
-  expect((await depl(["-c", config, "promote", v1])).code).toBe(0);
+  ({ config, version: v1 } = await deployLive(t, tlsYaml(make("good", certificateNames(t.domain, ["foo"])))));
   v2 = await buildinst(config);
 });
 
