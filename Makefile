@@ -35,7 +35,10 @@ test: setup_appserver
 	scripts/install-packages.sh $(TEST_PACKAGES)
 	npm run --silent typecheck
 	npm run --silent test:unit
-	scripts/run-suites.sh integration -- e2e apps reliability browser -- hosts canary edge -- restarts
+	scripts/run-suites.sh "npm run test:integration" -- \
+	  "npm run test:e2e" "npm run test:apps" "npm run test:reliability" "npm run test:browser" -- \
+	  "npm run test:hosts" "npm run test:canary" "npm run test:edge" -- \
+	  "npm run test:restarts"
 
 test-unit:
 	npm run --silent typecheck && npm run --silent test:unit
