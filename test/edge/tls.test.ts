@@ -175,6 +175,13 @@ describe("renewal", () => {
     const certs = (JSON.parse(doc.stdout) as { check: string; status: string; detail: string }[]).filter((f) => f.check.startsWith("certificate"));
     expect(certs).toHaveLength(1);
     expect(certs[0]).toMatchObject({ status: "ok", detail: expect.stringMatching(/^expires .* \(in 29 days\)$/) });
+    // Under 14 days left: doctor warns (and says what to do), without calling it broken.
+    writeAppConfig(t, "depl.yml", tlsYaml(make("short", certificateNames(t.domain, ["foo"]), new Date(Date.now() - 60_000), new Date(Date.now() + 5 * DAY))));
+    expect((await depl(["-c", config, "tls", "renew"])).code).toBe(0);
+    const soon = await depl(["-c", config, "doctor", "--dry-run", "--json"]);
+    expect(soon.code, soon.stderr).toBe(0);
+    const warned = (JSON.parse(soon.stdout) as { check: string; status: string; detail: string }[]).filter((f) => f.check.startsWith("certificate"));
+    expect(warned).toEqual([expect.objectContaining({ status: "warning", detail: expect.stringMatching(/^expires .* \(in 4 days\): renew it, then depl tls renew$/) })]);
   });
 });
 
