@@ -31,7 +31,7 @@ await rm(root, { recursive: true, force: true });
 await mkdir(`${dir}/conf.d`, { recursive: true });
 await chmod(root, 0o755);
 const conf = `${dir}/nginx.conf`;
-await writeFile(conf, `pid ${dir}/nginx.pid;\nerror_log ${dir}/error.log;\nworker_processes 2;\nevents { worker_connections 4096; }\nhttp {\n    access_log off;\n    include ${dir}/conf.d/*.conf;\n}\n`);
+await writeFile(conf, `pid ${dir}/nginx.pid;\nerror_log ${dir}/error.log;\nworker_processes 2;\nevents { worker_connections 4096; }\nhttp {\n    access_log off;\n    client_body_temp_path ${dir}/tmp; proxy_temp_path ${dir}/tmp; fastcgi_temp_path ${dir}/tmp; uwsgi_temp_path ${dir}/tmp; scgi_temp_path ${dir}/tmp;\n    include ${dir}/conf.d/*.conf;\n}\n`);
 const ctl = { instanceArgs: ["-p", `${dir}/`, "-c", conf], pidFile: `${dir}/nginx.pid`, reload: "signal" as const };
 await applySite(host, config, ctl);
 const nginx = spawn("/usr/sbin/nginx", ["-p", `${dir}/`, "-c", conf, "-g", "daemon off;"], { stdio: "inherit" });

@@ -56,10 +56,18 @@ async function nginxTest(
     includes.push(`    include ${file};`);
   }
   const conf = join(dir, "nginx.conf");
-  await writeFile(conf, `pid ${dir}/nginx.pid;\nerror_log stderr;\nevents {}\nhttp {\n${includes.join("\n")}\n}\n`);
+  await writeFile(conf, `pid ${dir}/nginx.pid;\nerror_log stderr;\nevents {}\nhttp {\n${tempPaths(dir)}\n${includes.join("\n")}\n}\n`);
   const r = spawnSync(NGINX, ["-t", "-p", `${dir}/`, "-c", conf], { encoding: "utf8" });
   return { code: r.status ?? -1, stderr: r.stderr };
 }
+
+/**
+ * Temp files inside the instance's prefix: a running nginx chowns its temp directories to its worker user
+ * (nobody here), which left Debian's /var/lib/nginx/body unwritable for the system nginx's www-data workers
+ * (a 500 on any request body over 16 kB) until the system nginx's next -t or reload.
+ */
+const tempPaths = (dir: string) =>
+  ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map((t) => `    ${t}_temp_path ${dir}/tmp;`).join("\n");
 
 describe("every rendered site variant passes a real nginx -t", () => {
   // Functions: tmp exists only once beforeAll has run.
@@ -114,7 +122,7 @@ describe("applySite against a running nginx", () => {
     const conf = join(dir, "nginx.conf");
     await writeFile(
       conf,
-      `pid ${dir}/nginx.pid;\nerror_log ${dir}/error.log;\nevents {}\nhttp {\n    access_log off;\n    include ${confDir}/*.conf;\n` +
+      `pid ${dir}/nginx.pid;\nerror_log ${dir}/error.log;\nevents {}\nhttp {\n    access_log off;\n${tempPaths(dir)}\n    include ${confDir}/*.conf;\n` +
         `    server { listen ${port} default_server; return 444; }\n}\n`,
     );
     ctl = { bin: NGINX, instanceArgs: ["-p", `${dir}/`, "-c", conf], pidFile: join(dir, "nginx.pid"), reload: "signal", reloadTimeoutMs: 5000 };

@@ -420,6 +420,9 @@ events { worker_connections 1024; }
 http {
     include /etc/nginx/mime.types;
     access_log off;
+    # Temp files in the prefix: nginx chowns its temp directories to its worker user (nobody here), and Debian's
+    # /var/lib/nginx/body would then be unwritable for the system nginx's www-data workers until its next reload.
+    client_body_temp_path ${dir}/tmp; proxy_temp_path ${dir}/tmp; fastcgi_temp_path ${dir}/tmp; uwsgi_temp_path ${dir}/tmp; scgi_temp_path ${dir}/tmp;
     include ${dir}/conf.d/*.conf;
     server { listen ${listen} default_server; listen [::]:${listen} default_server; return 200 "Welcome to nginx!"; }
 }
