@@ -103,10 +103,11 @@ program
 
 program
   .command("dashboard")
-  .description("a status page: releases, live/previous/canary and share per host, charts of request rate, 5xx rate and p95 per version; actions need the DASHBOARD_TOKEN secret")
+  .description("a status page: per app and host, releases, live/previous/canary and share, charts of request rate, 5xx rate and p95 per version; actions need the DASHBOARD_TOKEN secret")
   .option("--bind <address>", "address to listen on (beyond loopback only with a DASHBOARD_TOKEN secret)", "127.0.0.1")
   .option("--port <port>", "port to listen on", "8077")
-  .action(async (o) => (await import("./dashboard/server.js")).dashboard(globals(), { bind: o.bind, port: Number(o.port) }));
+  .option("--also <depl.yml>", "show this depl.yml's app too (repeatable; each app with its own hosts and token)", (v: string, prev: string[] = []) => [...prev, v])
+  .action(async (o) => (await import("./dashboard/server.js")).dashboard(globals(), { bind: o.bind, port: Number(o.port), also: o.also }));
 
 program
   .command("list")

@@ -11,6 +11,7 @@ export const PAGE = `<!doctype html>
   body { font: 14px system-ui, sans-serif; margin: 1.5em; color: #222; background: #fafafa; }
   h1 { font-size: 1.4em; margin: 0 0 .2em; }
   .muted { color: #777; }
+  #app-box { margin-bottom: .6em; }
   .hosts { display: flex; flex-wrap: wrap; gap: 1em; margin: 1em 0; }
   .host { background: #fff; border: 1px solid #ddd; border-radius: 6px; padding: .8em 1em; min-width: 22em; }
   .traffic b { font-family: ui-monospace, monospace; }
@@ -26,6 +27,7 @@ export const PAGE = `<!doctype html>
 </style>
 </head>
 <body>
+<div id="app-box" hidden>app <select id="app"></select></div>
 <h1 id="title">depl</h1>
 <div class="muted" id="updated">loading…</div>
 <div class="hosts" id="hosts"></div>
@@ -54,7 +56,9 @@ export const PAGE = `<!doctype html>
   const $ = (id) => document.getElementById(id);
   const el = (tag, text, cls) => { const e = document.createElement(tag); if (text !== undefined) e.textContent = text; if (cls) e.className = cls; return e; };
   const tokenInput = $("token");
-  tokenInput.value = sessionStorage.getItem("depl-token") || "";
+  const appSel = $("app");
+  const tokenKey = () => "depl-token:" + (appSel.value || "");
+  tokenInput.value = sessionStorage.getItem(tokenKey()) || "";
   const headers = () => tokenInput.value ? { authorization: "Bearer " + tokenInput.value } : {};
   const colors = { live: "#1565c0", canary: "#e65100", previous: "#9e9e9e" };
   const extra = ["#6a1b9a", "#2e7d32", "#00838f", "#ad1457"];
@@ -70,6 +74,14 @@ export const PAGE = `<!doctype html>
   let roles = {};
   function roleOf(v) { return roles[v] || "other"; }
   function render(s) {
+    if (s.apps.length > 1) {
+      $("app-box").hidden = false;
+      if (appSel.options.length !== s.apps.length) {
+        appSel.replaceChildren(...s.apps.map((a) => { const o = el("option", a.app + " (" + a.domain + ")"); o.value = a.app; return o; }));
+        appSel.value = s.app;
+      }
+    }
+    if (appSel.value && appSel.value !== s.app) return; // an answer for the app shown before the choice
     $("title").textContent = "depl: " + s.app + " (" + s.domain + ")";
     $("updated").textContent = "updated " + s.at.slice(11, 19) + " UTC · " + s.hosts.length + " host(s) · points of " + s.bucket_sec + " s" + (s.actions ? "" : " · actions off (no DASHBOARD_TOKEN secret)");
     roles = {};
@@ -133,7 +145,7 @@ export const PAGE = `<!doctype html>
   }
   async function refresh() {
     try {
-      const r = await fetch("/api/state", { headers: headers() });
+      const r = await fetch("/api/state" + (appSel.value ? "?app=" + encodeURIComponent(appSel.value) : ""), { headers: headers() });
       const s = await r.json();
       if (!r.ok) { $("updated").textContent = s.error; return; }
       render(s);
@@ -141,20 +153,29 @@ export const PAGE = `<!doctype html>
   }
   $("act").addEventListener("submit", async (ev) => {
     ev.preventDefault();
-    sessionStorage.setItem("depl-token", tokenInput.value);
+    sessionStorage.setItem(tokenKey(), tokenInput.value);
     const action = $("action").value, version = $("version").value, percent = $("percent").value;
-    const what = action === "promote" ? "promote " + version + " (all traffic)" : action === "canary" ? "send " + percent + "% of clients to " + version
-      : action === "stop" ? "stop the canary (everyone back on live)" : "roll back to the previous version";
+    const app = appSel.value ? appSel.value + ": " : "";
+    const what = app + (action === "promote" ? "promote " + version + " (all traffic)" : action === "canary" ? "send " + percent + "% of clients to " + version
+      : action === "stop" ? "stop the canary (everyone back on live)" : "roll back to the previous version");
     if (!confirm("Really " + what + "?")) return;
     const res = $("result");
     res.className = ""; res.textContent = "working…";
     try {
       const r = await fetch("/api/action", { method: "POST", headers: { "content-type": "application/json", ...headers() },
-        body: JSON.stringify({ action, version, percent, confirm: true }) });
+        body: JSON.stringify({ app: appSel.value || undefined, action, version, percent, confirm: true }) });
       const body = await r.json();
       res.className = r.ok ? "ok" : "error";
       res.textContent = r.ok ? body.output.join("\\n") : body.error;
     } catch (e) { res.className = "error"; res.textContent = e.message; }
+    refresh();
+  });
+  appSel.addEventListener("change", () => {
+    tokenInput.value = sessionStorage.getItem(tokenKey()) || "";
+    $("result").textContent = "";
+    $("scope").replaceChildren(el("option", "all hosts (summed)"));
+    $("scope").options[0].value = "";
+    $("scope-box").hidden = true;
     refresh();
   });
   refresh();

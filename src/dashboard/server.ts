@@ -19,12 +19,16 @@ const POINTS = 120;
 export interface DashboardOptions {
   bind: string;
   port: number;
+  /** More depl.yml files whose apps the page also shows (each with its own hosts, secrets and token). */
+  also?: string[];
   /** Stop after this (tests); by default until Ctrl-C. */
   signal?: AbortSignal;
 }
 
 interface Snapshot {
   app: string;
+  /** Every app this dashboard shows, in the order given. */
+  apps: { app: string; domain: string }[];
   domain: string;
   at: string;
   bucket_sec: number;
@@ -104,78 +108,127 @@ async function readBody(req: IncomingMessage): Promise<unknown> {
 
 export async function dashboard(g: GlobalOptions, o: DashboardOptions): Promise<void> {
   if (!Number.isInteger(o.port) || o.port < 1 || o.port > 65535) throw new UsageError(`--port: expected 1 to 65535, got ${o.port}`);
+  const also = o.also ?? [];
+  if (also.length && g.host !== undefined) throw new UsageError("--host cannot be combined with --also: host names belong to one depl.yml");
   // Actions made from the page say so in the history.
   process.env.DEPL_ACTOR = `${actorName()} (dashboard)`;
-  await withContext(g, {}, async (ctx) => serve(ctx, g, o));
+  const gs: GlobalOptions[] = [g, ...also.map((config) => ({ ...g, config }))];
+  await withContexts(gs, [], async (ctxs) => {
+    const seen = new Map<string, string>();
+    ctxs.forEach((ctx, i) => {
+      const before = seen.get(ctx.config.app);
+      if (before !== undefined) throw new UsageError(`${gs[i]!.config}: app ${JSON.stringify(ctx.config.app)} is already shown (from ${before}): give each depl.yml once`);
+      seen.set(ctx.config.app, gs[i]!.config);
+    });
+    await serve(ctxs.map((ctx, i) => ({ ctx, g: gs[i]! })), o);
+  });
 }
 
-async function serve(ctx: Context, g: GlobalOptions, o: DashboardOptions): Promise<void> {
-  const token = ctx.secrets[TOKEN_SECRET]?.reveal() ?? null;
-  assertBindable(o.bind, token);
+/** Opens every config's context (its hosts connected), runs fn with all of them, closes them all. */
+function withContexts<T>(gs: readonly GlobalOptions[], open: Context[], fn: (ctxs: Context[]) => Promise<T>): Promise<T> {
+  if (gs.length === 0) return fn(open);
+  return withContext(gs[0]!, {}, (ctx) => withContexts(gs.slice(1), [...open, ctx], fn));
+}
+
+/** One app on the page: its context, its own token, its live series and host rows. */
+interface AppView {
+  g: GlobalOptions;
+  ctx: Context;
+  token: string | null;
+  live: LiveStats;
+  hostRows: Snapshot["hosts"];
+}
+
+async function refreshHosts(v: AppView): Promise<void> {
+  const { ctx } = v;
+  v.hostRows = await Promise.all(
+    ctx.hosts.map(async (h) => {
+      try {
+        const inv = await inventory(h, ctx.config, ctx.layout);
+        return { name: h.name, traffic: inv.traffic, releases: inv.rows.map((r) => ({ version: r.version, state: r.state, health: r.health, process: r.process })) };
+      } catch (e) {
+        return { name: h.name, traffic: await readTraffic(h, ctx.layout).catch(() => null), releases: [], error: (e as Error).message };
+      }
+    }),
+  );
+}
+
+async function serve(apps: { ctx: Context; g: GlobalOptions }[], o: DashboardOptions): Promise<void> {
+  const views: AppView[] = apps.map(({ ctx, g }) => ({ g, ctx, token: ctx.secrets[TOKEN_SECRET]?.reveal() ?? null, live: new LiveStats(ctx.hosts, ctx.layout, BUCKET_SEC, POINTS), hostRows: [] }));
+  for (const v of views) {
+    try {
+      assertBindable(o.bind, v.token);
+    } catch (e) {
+      throw views.length > 1 ? new UsageError(`${(e as Error).message} (app ${v.ctx.config.app}, ${v.g.config})`) : e;
+    }
+  }
   const chartJs = join(dirname(createRequire(import.meta.url).resolve("chart.js")), "chart.umd.min.js");
-  const live = new LiveStats(ctx.hosts, ctx.layout, BUCKET_SEC, POINTS);
-  await live.start(BUCKET_SEC * POINTS);
-  let hostRows: Snapshot["hosts"] = [];
-  const refreshHosts = async () => {
-    hostRows = await Promise.all(
-      ctx.hosts.map(async (h) => {
-        try {
-          const inv = await inventory(h, ctx.config, ctx.layout);
-          return { name: h.name, traffic: inv.traffic, releases: inv.rows.map((r) => ({ version: r.version, state: r.state, health: r.health, process: r.process })) };
-        } catch (e) {
-          return { name: h.name, traffic: await readTraffic(h, ctx.layout).catch(() => null), releases: [], error: (e as Error).message };
-        }
-      }),
-    );
-  };
-  await refreshHosts();
+  await Promise.all(views.map(async (v) => {
+    await v.live.start(BUCKET_SEC * POINTS);
+    await refreshHosts(v);
+  }));
+  const say = views[0]!.ctx.say;
   let busy = false;
   const tick = async () => {
     if (busy) return;
     busy = true;
     try {
       // Traffic first: a series never shows requests of a canary the host rows do not know yet.
-      await refreshHosts();
-      await live.poll();
-    } catch (e) {
-      ctx.say(`dashboard: ${(e as Error).message}`);
+      await Promise.all(views.map(async (v) => {
+        try {
+          await refreshHosts(v);
+          await v.live.poll();
+        } catch (e) {
+          say(`dashboard: ${v.ctx.config.app}: ${(e as Error).message}`);
+        }
+      }));
     } finally {
       busy = false;
     }
   };
   const timer = setInterval(() => void tick(), 2000);
   let acting: Promise<unknown> = Promise.resolve();
+  const list = views.map((v) => ({ app: v.ctx.config.app, domain: v.ctx.config.domain }));
+  const pick = (name: string | null | undefined): AppView => {
+    if (name === undefined || name === null || name === "") return views[0]!;
+    const v = views.find((x) => x.ctx.config.app === name);
+    if (!v) throw new NotFound(`no app ${JSON.stringify(name)} on this dashboard: ${list.map((a) => a.app).join(", ")}`);
+    return v;
+  };
 
   const server = createServer(async (req, res) => {
     try {
       if (!hostAllowed(req.headers.host, o.bind)) return send(res, 421, { error: "this dashboard answers only to loopback names" });
       const url = new URL(req.url ?? "/", "http://dashboard");
-      const authed = tokenMatches(req.headers.authorization, token);
       if (req.method === "GET" && url.pathname === "/") return send(res, 200, PAGE, "text/html; charset=utf-8");
       if (req.method === "GET" && url.pathname === "/static/chart.umd.min.js") return send(res, 200, await readFile(chartJs), "text/javascript; charset=utf-8");
-      if (url.pathname.startsWith("/api/") && !authed && !isLoopback(o.bind)) {
-        return send(res, 401, { error: "this dashboard listens beyond loopback: every request needs the token" });
-      }
       if (req.method === "GET" && url.pathname === "/api/state") {
+        const v = pick(url.searchParams.get("app"));
+        if (!isLoopback(o.bind) && !tokenMatches(req.headers.authorization, v.token)) {
+          return send(res, 401, { error: "this dashboard listens beyond loopback: every request needs the app's token" });
+        }
+        const { ctx } = v;
         const now = Date.now() / 1000;
-        const snap: Snapshot = { app: ctx.config.app, domain: ctx.config.domain, at: new Date().toISOString(), bucket_sec: BUCKET_SEC, hosts: hostRows, series: live.total.series(now) };
-        if (ctx.hosts.length > 1) snap.host_series = Object.fromEntries(ctx.hosts.map((h, i) => [h.name, live.perHost[i]!.series(now)]));
-        return send(res, 200, { ...snap, actions: Boolean(token) });
+        const snap: Snapshot = { app: ctx.config.app, apps: list, domain: ctx.config.domain, at: new Date().toISOString(), bucket_sec: BUCKET_SEC, hosts: v.hostRows, series: v.live.total.series(now) };
+        if (ctx.hosts.length > 1) snap.host_series = Object.fromEntries(ctx.hosts.map((h, i) => [h.name, v.live.perHost[i]!.series(now)]));
+        return send(res, 200, { ...snap, actions: Boolean(v.token) });
       }
       if (req.method === "POST" && url.pathname === "/api/action") {
-        if (!token) return send(res, 403, { error: `actions are off: set ${TOKEN_SECRET} in depl.yml's secrets` });
-        if (!authed) return send(res, 401, { error: "refused: a valid token is needed for actions" });
-        const action = parseAction(await readBody(req));
-        const run = acting.then(() => runAction(g, action));
+        const body = await readBody(req);
+        const v = pick(typeof (body as { app?: unknown })?.app === "string" ? (body as { app: string }).app : undefined);
+        if (!v.token) return send(res, 403, { error: `actions are off for ${v.ctx.config.app}: set ${TOKEN_SECRET} in its depl.yml's secrets` });
+        if (!tokenMatches(req.headers.authorization, v.token)) return send(res, 401, { error: `refused: a valid token for ${v.ctx.config.app} is needed for actions` });
+        const action = parseAction(body);
+        const run = acting.then(() => runAction(v.g, action));
         acting = run.catch(() => undefined);
         const lines = await run;
         await tick();
-        return send(res, 200, { ok: true, action, output: lines });
+        return send(res, 200, { ok: true, app: v.ctx.config.app, action, output: lines });
       }
       return send(res, 404, { error: "not found" });
     } catch (e) {
       const err = e as Error & { exitCode?: number };
-      return send(res, err instanceof UsageError ? 400 : 409, { ok: false, error: err.message });
+      return send(res, err instanceof NotFound ? 404 : err instanceof UsageError ? 400 : 409, { ok: false, error: err.message });
     }
   });
   await new Promise<void>((resolve, reject) => {
@@ -183,7 +236,8 @@ async function serve(ctx: Context, g: GlobalOptions, o: DashboardOptions): Promi
     server.listen(o.port, o.bind, () => resolve());
   });
   const shown = o.bind.includes(":") ? `[${o.bind}]` : o.bind;
-  console.log(`depl dashboard for ${ctx.config.app}: http://${shown}:${o.port}/ (${token ? "actions need the token" : `read-only: no ${TOKEN_SECRET} secret`}; Ctrl-C stops)`);
+  const tokens = views.every((v) => v.token) ? "actions need the token" : views.some((v) => v.token) ? `actions only for ${views.filter((v) => v.token).map((v) => v.ctx.config.app).join(", ")} (the others have no ${TOKEN_SECRET} secret)` : `read-only: no ${TOKEN_SECRET} secret`;
+  console.log(`depl dashboard for ${list.map((a) => a.app).join(", ")}: http://${shown}:${o.port}/ (${tokens}; Ctrl-C stops)`);
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once("SIGINT", stop);
@@ -194,3 +248,5 @@ async function serve(ctx: Context, g: GlobalOptions, o: DashboardOptions): Promi
   await new Promise<void>((r) => server.close(() => r()));
   server.closeAllConnections?.();
 }
+
+class NotFound extends Error {}

@@ -130,3 +130,67 @@ describe("depl dashboard in Chromium", () => {
     await shot("dashboard-promoted");
   });
 });
+
+describe("depl dashboard --also, two apps on one page", () => {
+  const T2 = testApp("guardui2");
+  const TOKEN2 = "guardui2-other-t0ken";
+  const PORT2 = 18079;
+  let dash2: ChildProcess | undefined;
+  let config2 = "";
+  let live2 = "";
+  let next2 = "";
+  const state2 = () => JSON.parse(readFileSync(`${T2.root}/${T2.app}/state.json`, "utf8")) as { live: string };
+
+  afterAll(() => {
+    dash2?.kill("SIGINT");
+    removeApp(T2);
+  });
+
+  it("shows each app with its own hosts and releases; an action needs the chosen app's own token and moves only that app", async () => {
+    ({ config: config2, version: live2 } = await deployLive(T2, `secrets: { DASHBOARD_TOKEN: "${TOKEN2}" }\n`));
+    next2 = await buildinst(config2);
+    let out = "";
+    dash2 = spawn(process.execPath, ["--import", "tsx", `${REPO}/src/cli.ts`, "-c", config, "dashboard", "--port", String(PORT2), "--also", config2], { cwd: REPO });
+    dash2.stdout!.on("data", (d) => (out += d));
+    dash2.stderr!.on("data", (d) => (out += d));
+    await waitFor(() => out.includes("depl dashboard for guardui, guardui2"), 60_000);
+    const before = state().live;
+    const p = await ctx.newPage();
+    p.on("dialog", (d) => void d.accept());
+    try {
+      await p.goto(`http://127.0.0.1:${PORT2}/`, { waitUntil: "load" });
+      await waitFor(async () => (await p.locator("#app option").count()) === 2);
+      expect(await p.locator("#app option").allTextContents()).toEqual(["guardui (guardui.localhost)", "guardui2 (guardui2.localhost)"]);
+      await waitFor(async () => (await p.locator(".host .live").first().textContent()) === before);
+      await p.selectOption("#app", T2.app);
+      await waitFor(async () => ((await p.locator("#title").textContent()) ?? "").includes("guardui2.localhost"));
+      await waitFor(async () => (await p.locator(".host .live").first().textContent()) === live2);
+      expect(await p.locator(".host td").allTextContents()).toEqual(expect.arrayContaining([live2, next2]));
+      // The first app's token is not the second's.
+      await p.fill("#token", TOKEN);
+      await p.selectOption("#action", "promote");
+      await p.selectOption("#version", next2);
+      await p.click("#go");
+      await waitFor(async () => ((await p.locator("#result").textContent()) ?? "").includes("a valid token for guardui2"));
+      expect(state2().live).toBe(live2);
+      await p.fill("#token", TOKEN2);
+      await p.click("#go");
+      await waitFor(async () => ((await p.locator("#result").textContent()) ?? "").includes(`Version ${next2} is live`), 60_000);
+      expect(state2().live).toBe(next2);
+      expect(state().live).toBe(before);
+      await waitFor(async () => (await p.locator(".host .live").first().textContent()) === next2);
+      await p.screenshot({ path: `${ARTIFACTS}/dashboard-two-apps.png`, fullPage: true });
+      const unknown = await fetch(`http://127.0.0.1:${PORT2}/api/state?app=nope`);
+      expect([unknown.status, ((await unknown.json()) as { error: string }).error]).toEqual([404, 'no app "nope" on this dashboard: guardui, guardui2']);
+    } finally {
+      await p.close();
+    }
+  });
+
+  it("refuses the same depl.yml twice, and --host with --also, in one line", async () => {
+    const twice = await depl(["-c", config, "dashboard", "--port", String(PORT2 + 1), "--also", config]);
+    expect([twice.code, twice.stderr.trim()]).toEqual([2, `depl: ${config}: app "guardui" is already shown (from ${config}): give each depl.yml once`]);
+    const host = await depl(["-c", config, "--host", "local", "dashboard", "--also", config2]);
+    expect([host.code, host.stderr.trim()]).toEqual([2, "depl: --host cannot be combined with --also: host names belong to one depl.yml"]);
+  });
+});
