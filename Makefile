@@ -8,7 +8,7 @@ DEPL := node bin/depl.js -c $(CONFIG)
 DEPLOY_PACKAGES := docker.io docker-registry debootstrap git curl ca-certificates openssl
 TEST_PACKAGES := nginx supervisor openssh-server openssh-client wrk curl chromium libnss3-tools
 
-.PHONY: setup_deploy setup_appserver demo test test-unit test-integration test-e2e bench services-stop
+.PHONY: setup_deploy setup_appserver registry_gc demo test test-unit test-integration test-e2e bench services-stop
 
 ## The deploy machine: npm deps, depl on PATH, Docker Engine and the image registry (127.0.0.1 only) running, base image.
 setup_deploy:
@@ -18,6 +18,10 @@ setup_deploy:
 	@[ "$$(readlink -f "$$(command -v depl 2>/dev/null)")" = "$$(readlink -f bin/depl.js)" ] || npm link --no-audit --no-fund >/dev/null
 	scripts/services.sh start docker registry
 	$(DEPL) images bootstrap
+
+## Frees the registry's layers no version needs any more (remove and prune delete versions' tags); stops it meanwhile.
+registry_gc:
+	scripts/services.sh registry-gc
 
 ## An app server (the machine in $(CONFIG), or HOST=user@address[:port], or HOST=<name> of one of its hosts).
 setup_appserver: setup_deploy

@@ -1,6 +1,7 @@
 import { prune as pruneOp, removeRelease } from "../release/retire.js";
 import { assertVersion } from "../naming/version.js";
 import { UsageError, quote } from "../errors.js";
+import { forgetVersions } from "../images/forget.js";
 import { onHosts, withContext, withLocks, type Context, type GlobalOptions } from "./context.js";
 
 export async function remove(g: GlobalOptions, version: string, o: { force?: boolean } = {}): Promise<void> {
@@ -9,6 +10,7 @@ export async function remove(g: GlobalOptions, version: string, o: { force?: boo
     assertVersion(version, ctx.config.subdomains);
     await withLocks(ctx, `remove ${version}`, g.wait, async () => {
       await onHosts(ctx, `remove ${version}`, (a) => removeRelease(a, version, "remove", { force: o.force }));
+      await forgetVersions(ctx, [version]);
     });
     console.log(`Removed ${version}`);
   });
@@ -26,7 +28,10 @@ export async function pruneWith(ctx: Context, o: { keep?: string; keepDays?: str
   const keepDays = positive("--keep-days", o.keepDays) ?? ctx.config.retention.keep_days ?? null;
   const gone = new Set<string>();
   const now = new Date();
-  for (const vs of await onHosts(ctx, "prune", (a) => pruneOp(a, { keep, keepDays, now }))) for (const v of vs) gone.add(v);
+  const perHost = await onHosts(ctx, "prune", (a) => pruneOp(a, { keep, keepDays, now }));
+  for (const vs of perHost) for (const v of vs) gone.add(v);
+  // A version a host kept (it still held connections) is not forgotten here.
+  await forgetVersions(ctx, [...gone].filter((v) => perHost.every((vs) => vs.includes(v))));
   return [...gone];
 }
 
