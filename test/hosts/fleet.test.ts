@@ -1,9 +1,11 @@
-import { appendFileSync, cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { appendFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { depl, type CliResult } from "../helpers/cli.js";
+import { chromium } from "playwright-core";
+import { depl, REPO, type CliResult } from "../helpers/cli.js";
 import { get } from "../helpers/http.js";
 import { startLoad, type LoadResult } from "../helpers/load.js";
 import { onTestHost, startTestFleet, type TestFleet } from "./harness.js";
@@ -18,6 +20,7 @@ let fleet: TestFleet;
 let config: string;
 let v1 = "";
 let v2 = "";
+let bad = "";
 
 function writeConfig(name: string, hostsYaml: string, extra = "", domain = DOMAIN): string {
   const file = join(fleet.dir, name);
@@ -37,6 +40,14 @@ const ok = (r: CliResult) => {
 };
 const liveOn = async (port: number) => (await get(port, DOMAIN, "/health")).headers["x-depl-version"];
 const lives = () => Promise.all(fleet.hosts.map((h) => liveOn(h.httpPort)));
+
+async function waitFor(cond: () => boolean | Promise<boolean>, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${cond.toString().slice(0, 120)}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
 
 beforeAll(async () => {
   fleet = await startTestFleet({ prefix: "depl-th", basePort: 22300 });
@@ -156,6 +167,113 @@ describe("several hosts over SSH", () => {
     expect(perHost.reduce((a, b) => a + b, 0)).toBe(total);
     const bad = await run(["--host", "web9", "list"]);
     expect([bad.code, bad.stderr.trim()]).toEqual([2, 'depl: unknown host "web9" in --host: the config\'s hosts are web1, web2, web3']);
+  });
+
+  it("a guarded canary that goes bad is stopped on all three hosts at once; the dashboard shows each host and its charts", async () => {
+    // Answers 500 through nginx after its first 40 requests (per host: one gunicorn worker each).
+    const guard = "canary: { interval: 2s, min_requests: 100 }\n";
+    const badConfig = writeConfig("bad.yml", fleet.hostsYaml(), `${guard}env: { TESTAPP_FAIL_AFTER: "40" }\n`);
+    bad = (JSON.parse(ok(await depl(["-c", badConfig, "buildinst", "--json"], { env: { DEPL_STATE_DIR: stateDir } })).stdout.trim().split("\n").pop()!) as { version: string }).version;
+    const live = String((await lives())[0]);
+    const ARTIFACTS = `${REPO}test-artifacts/hosts`;
+    mkdirSync(ARTIFACTS, { recursive: true });
+    const PORT = 18078;
+    let dashOut = "";
+    const dash = spawn(process.execPath, ["--import", "tsx", `${REPO}src/cli.ts`, "-c", config, "dashboard", "--port", String(PORT)], { cwd: REPO, env: { ...process.env, DEPL_STATE_DIR: stateDir } });
+    dash.stdout!.on("data", (d) => (dashOut += d));
+    dash.stderr!.on("data", (d) => (dashOut += d));
+    const profile = mkdtempSync(join(tmpdir(), "depl-chromium-"));
+    const loads = fleet.hosts.map((h) => startLoad({ host: DOMAIN, port: h.httpPort, path: "/health", connections: 3, maxSeconds: 180, keepAlive: false }));
+    const ctx = await chromium.launchPersistentContext(profile, { executablePath: "/usr/bin/chromium", headless: true, args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"], viewport: { width: 1500, height: 1000 } });
+    try {
+      await waitFor(() => dashOut.includes("depl dashboard for"), 60_000);
+      const page = ctx.pages()[0] ?? (await ctx.newPage());
+      await page.goto(`http://127.0.0.1:${PORT}/`, { waitUntil: "load" });
+      ok(await run(["canary", bad, "20%"]));
+      // Every host's box shows the canary; the charts can show one host or the sum.
+      const canaries = () => page.locator(".host .traffic .canary").allTextContents();
+      await waitFor(async () => JSON.stringify(await canaries()) === JSON.stringify(Array(3).fill(`${bad} at 20%`)), 30_000);
+      expect(await page.locator(".host h3").allTextContents()).toEqual(["web1", "web2", "web3"]);
+      await waitFor(async () => (await page.locator("#scope option").count()) === 4, 30_000);
+      await page.selectOption("#scope", "web2");
+      // The series with requests in the last 30 s (5 s points): canary and live side by side.
+      const recent = () =>
+        page.evaluate(() => {
+          const c = (window as unknown as { deplCharts: Record<string, { data: { datasets: { label: string; data: (number | null)[] }[] } }> }).deplCharts;
+          return c.requests!.data.datasets.filter((d) => d.data.slice(-6).some((x) => (x ?? 0) > 0)).map((d) => d.label).sort();
+        });
+      const both = [`${bad} (canary 20%)`, `${live} (live)`].sort();
+      await waitFor(async () => JSON.stringify(await recent()) === JSON.stringify(both), 40_000);
+      await page.screenshot({ path: `${ARTIFACTS}/dashboard-three-hosts-canary.png`, fullPage: true });
+
+      // The guard (same version and share) sees the 500s and stops the canary on every host with one switch.
+      const w = await depl(["-c", badConfig, "canary", bad, "20%", "--watch", "60s"], { env: { DEPL_STATE_DIR: stateDir } });
+      expect(w.code, w.stdout + w.stderr).toBe(1);
+      expect(w.stdout).toMatch(/FAIL 5xx rate: canary \d+\/\d+ \([\d.]+%\) vs live 0\/\d+/);
+      expect(w.stdout).toMatch(new RegExp(`stopped \\(renames [\\d.]+ ms apart, \\d+ ms from the verdict, lock included\\): every client is served ${live.replace(/\./g, "\\.")}`));
+      for (const h of fleet.hosts) {
+        const st = JSON.parse(onTestHost(h, "cat", `/srv/depl-fleet/${APP}/state.json`)) as { live: string; canary: unknown };
+        expect([h.name, st.live, st.canary]).toEqual([h.name, live, null]);
+        expect((await get(h.httpPort, DOMAIN, "/health", { cookie: "depl_bucket=05" })).headers["x-depl-version"]).toBe(live);
+      }
+      await waitFor(async () => JSON.stringify(await canaries()) === JSON.stringify(Array(3).fill("none")), 30_000);
+      await page.screenshot({ path: `${ARTIFACTS}/dashboard-three-hosts-stopped.png`, fullPage: true });
+      const results: LoadResult[] = await Promise.all(loads.map((l) => l.stop()));
+      // The canary's own 500s, nothing else: no request was dropped or got a 502 from the switches.
+      for (const r of results) expect(Object.keys(r.failures).filter((k) => k !== "500")).toEqual([]);
+      console.log(`hosts: guarded canary on 3 hosts: ${results.reduce((n, r) => n + r.requests, 0)} requests, ${results.reduce((n, r) => n + r.failed, 0)} were the canary's 500s; ${/stopped \(([^)]*)\)/.exec(w.stdout)?.[1]}`);
+    } finally {
+      await Promise.all(loads.map((l) => l.stop().catch(() => undefined)));
+      if (fleet.hosts.some((h) => /"canary": *\{/.test(onTestHost(h, "cat", `/srv/depl-fleet/${APP}/state.json`)))) await run(["canary", "--stop"]); // for the tests that follow
+      await ctx.close();
+      rmSync(profile, { recursive: true, force: true });
+      dash.kill("SIGINT");
+    }
+  });
+
+  it("remove takes a version off every host and off this machine (built image, tag in depl's registry); make registry_gc frees its layers and keeps the others", async () => {
+    const registry = "http://127.0.0.1:5000/v2/depl/fleet";
+    const tags = async () => ((await (await fetch(`${registry}/tags/list`)).json()) as { tags: string[] | null }).tags ?? [];
+    const accept = { accept: "application/vnd.docker.distribution.manifest.v2+json" };
+    expect(await tags()).toEqual(expect.arrayContaining([v1, v2, bad]));
+    const r = ok(await run(["remove", bad]));
+    expect(r.stderr).toMatch(new RegExp(`this machine: forgot ${bad.replace(/\./g, "\\.")} \\(image, registry tag\\)`));
+    expect(await tags()).not.toContain(bad);
+    expect(await tags()).toEqual(expect.arrayContaining([v1, v2]));
+    expect(spawnSync("docker", ["image", "inspect", `${APP}:${bad}`]).status).not.toBe(0);
+    for (const h of fleet.hosts) expect(onTestHost(h, "sh", "-c", `docker image inspect ${APP}:${bad} >/dev/null 2>&1 && echo kept || echo gone`)).toBe("gone");
+    const gc = spawnSync("make", ["-s", "registry_gc"], { cwd: REPO, encoding: "utf8" });
+    expect(gc.status, gc.stderr).toBe(0);
+    console.log(`hosts: ${gc.stdout.trim()}`);
+    expect(gc.stdout).toMatch(/^registry-gc: \/var\/lib\/depl-registry \d+ MB -> \d+ MB$/m);
+    // What the kept versions need is all still there (curl: this process's pooled connections died with the old registry process).
+    const curl = (...a: string[]) => execFileSync("curl", ["-sS", ...a], { encoding: "utf8" });
+    for (const v of [v1, v2]) {
+      const m = JSON.parse(curl("-H", `accept: ${accept.accept}`, `${registry}/manifests/${v}`)) as { config: { digest: string }; layers: { digest: string }[] };
+      for (const d of [m.config.digest, ...m.layers.map((l) => l.digest)]) expect([v, d, curl("-I", "-o", "/dev/null", "-w", "%{http_code}", `${registry}/blobs/${d}`)]).toEqual([v, d, "200"]);
+    }
+  });
+
+  it("depl killed between staging and the renames switches no host and leaves no staged link; killed after the switch, a rerun or --resume finishes on all", async () => {
+    const [from, to] = (await lives())[0] === v1 ? [v1, v2] : [v2, v1];
+    const staged = (h: (typeof fleet.hosts)[number]) => onTestHost(h, "find", `/srv/depl-fleet/${APP}`, "-maxdepth", "2", "-name", ".*.depl-*").trim();
+    const killed = await run(["promote", to], { DEPL_FAULT_AT: "promote:staged" });
+    expect(killed.code, killed.stderr).not.toBe(0);
+    expect(killed.stdout).not.toMatch(/is live/);
+    expect(await lives()).toEqual([from, from, from]);
+    // Each host's waiting script sees its connection end and removes what it staged.
+    await waitFor(() => fleet.hosts.every((h) => staged(h) === ""), 10_000);
+    // A plain rerun takes over the dead process's locks on every host and switches all three.
+    ok(await run(["promote", to]));
+    expect(await lives()).toEqual([to, to, to]);
+
+    const cut = await run(["promote", from], { DEPL_FAULT_AT: "promote:switch" });
+    expect(cut.code).not.toBe(0);
+    expect(await lives()).toEqual([from, from, from]); // the switch step had finished on every host
+    const resumed = ok(await run(["promote", "--resume"]));
+    expect(resumed.stdout).toMatch(new RegExp(`^Version ${from.replace(/\./g, "\\.")} is live`, "m"));
+    expect(await lives()).toEqual([from, from, from]);
+    expect(await run(["promote", "--resume"])).toMatchObject({ code: 2 });
   });
 
   it("HTTPS: tls renew puts the certificate on every host (key 0600) and each serves it; without tls: they go again", async () => {
