@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { createServer as createHttpServer, type Server } from "node:http";
 import { connect, createServer as createTcpServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -329,6 +329,21 @@ describe("a crash of the live version", () => {
     expect((await get(`${V3}.${DOMAIN}`)).status).toBe(502);
     await setLive(host, l, V1);
     await unrouteVersion(host, l, V3);
+  });
+
+  it("answers from the previous version while live's socket file is missing (an app making its socket anew), never 503", async () => {
+    await setLive(host, l, V1);
+    await setLive(host, l, V2);
+    const sock = l.socket(V2);
+    await rename(sock, `${sock}.away`);
+    try {
+      const rs = await many(50, 10, () => get(DOMAIN, { cookie: "depl_bucket=50" }));
+      expect(rs.map((r) => `${r.status} ${r.headers["x-depl-version"]}`)).toEqual(Array(50).fill(`200 ${V1}`));
+      expect((await get(DOMAIN, { "x-depl-version": V2 })).status).toBe(404); // asked for by name: it is not there
+    } finally {
+      await rename(`${sock}.away`, sock);
+    }
+    expect((await get(DOMAIN, { cookie: "depl_bucket=50" })).headers["x-depl-version"]).toBe(V2);
   });
 });
 

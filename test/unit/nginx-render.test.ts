@@ -30,12 +30,18 @@ describe("renderSite", () => {
   });
 
   it("proxies the live site through the bucket links and a forced version through versions/", () => {
-    expect(lines).toContain("set $depl_app1_sock buckets/$depl_app1_bucket.sock;");
-    expect(lines).toContain("set $depl_app1_sock versions/$depl_app1_forced_header.sock;");
-    expect(lines).toContain("set $depl_app1_sock versions/$depl_app1_forced_by_cookie.sock;");
+    expect(lines).toContain("set $depl_app1_pass depl_app1_b$depl_app1_bucket;");
+    expect(lines).toContain("set $depl_app1_pass unix:/srv/depl/app1/traffic/versions/$depl_app1_forced_header.sock:;");
+    expect(lines).toContain("set $depl_app1_pass unix:/srv/depl/app1/traffic/versions/$depl_app1_forced_by_cookie.sock:;");
     expect(lines).toContain("if (!-x $depl_app1_need_header) { return 404; }");
-    expect(lines).toContain("if (!-x /srv/depl/app1/traffic/$depl_app1_sock) { return 503; }");
     expect(lines).toContain("proxy_set_header Host $host;");
+  });
+
+  it("never tests the bucket's socket before proxying (a restarting app's socket is briefly missing; the way out answers); no way out at all is a 503", () => {
+    expect(site).not.toMatch(/-x \/srv\/depl\/app1\/traffic\/(buckets|\$)/);
+    expect(lines).toContain("error_page 502 = @depl_unavailable;");
+    const named = site.slice(site.indexOf("location @depl_unavailable {"));
+    expect(named.slice(0, named.indexOf("}"))).toContain("return 503;");
   });
 
   it("gives each bucket an upstream group whose way out is live, then previous, resending only what nginx may", () => {
@@ -57,7 +63,7 @@ describe("renderSite", () => {
   it("sends a client whose forcing cookie names a missing version to live, and expires that cookie", () => {
     const block = site.slice(site.indexOf("if (!-x $depl_app1_need_cookie) {"));
     const body = block.slice(0, block.indexOf("}"));
-    expect(body).toContain("set $depl_app1_sock buckets/$depl_app1_bucket.sock;");
+    expect(body).toContain("set $depl_app1_pass depl_app1_b$depl_app1_bucket;");
     expect(body).toContain('set $depl_app1_drop_forced "depl_version=; Path=/; Max-Age=0$depl_app1_secure";');
     expect(body).toContain('set $depl_app1_drop_forced_domain "depl_version=; Domain=app1.localhost; Path=/; Max-Age=0$depl_app1_secure";');
     expect(lines).toContain("add_header Set-Cookie $depl_app1_drop_forced always;");
