@@ -41,7 +41,9 @@ describe("renderSite", () => {
     expect(site).not.toMatch(/-x \/srv\/depl\/app1\/traffic\/(buckets|\$)/);
     expect(lines).toContain("error_page 502 = @depl_unavailable;");
     const named = site.slice(site.indexOf("location @depl_unavailable {"));
-    expect(named.slice(0, named.indexOf("}"))).toContain("return 503;");
+    const body = named.slice(0, named.indexOf("\n    }"));
+    expect(body).toContain("if ($depl_app1_route = forced) { return 502; }");
+    expect(body).toContain("return 503;");
   });
 
   it("gives each bucket an upstream group whose way out is live, then previous, resending only what nginx may", () => {
