@@ -125,13 +125,13 @@ program
 program
   .command("remove")
   .argument("<version>", "a release that is not live, previous or canary")
-  .description("stop and remove one release: program, container, socket dir, image (shared/ is never touched); waits up to drain_timeout for its open connections")
+  .description("stop and remove one release: program, container, socket dir, image (shared/ is never touched); waits up to drain_timeout for its open connections; once it is off every host, this machine drops its built image and its tag in depl's registry")
   .option("--force", "do not wait for open connections (WebSockets, streams): stopping the release closes them")
   .action(async (version, o) => (await import("./commands/retire.js")).remove(globals(), version, o));
 
 program
   .command("prune")
-  .description("remove releases beyond the newest N successful ones (never live, previous, canary or kept ones)")
+  .description("remove releases beyond the newest N successful ones (never live, previous, canary or kept ones); what left every host also leaves this machine's images and depl's registry")
   .option("--keep <n>", "successful releases to keep (default: retention.keep)")
   .option("--keep-days <days>", "also keep releases built within this many days")
   .action(async (o) => (await import("./commands/retire.js")).prune(globals(), o));
