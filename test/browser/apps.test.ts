@@ -5,6 +5,7 @@ import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO } from "../helpers/cli.js";
 import { buildinst, cleanupApp, example, must } from "../e2e/apps-helpers.js";
+import { gotoSteady } from "../helpers/browser.js";
 
 // What a user sees in a real browser: Debian's Chromium, no host-resolver
 // flags (it resolves *.localhost itself, to ::1 first), against
@@ -42,7 +43,7 @@ let page: Page;
 const url = (host: string, path = "/") => `http://${host}${path}`;
 const shot = (name: string) => page.screenshot({ path: `${ARTIFACTS}/${name}.png`, fullPage: true });
 async function open(host: string, path = "/") {
-  const r = await page.goto(url(host, path), { waitUntil: "load" });
+  const r = await gotoSteady(page, url(host, path), { waitUntil: "load" });
   expect(r, `no response from ${url(host, path)}`).not.toBeNull();
   return r!;
 }

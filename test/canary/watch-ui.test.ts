@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { depl, REPO } from "../helpers/cli.js";
 import { buildinst, deployLive, removeApp, testApp } from "../helpers/app.js";
 import { startLoad } from "../helpers/load.js";
+import { gotoSteady } from "../helpers/browser.js";
 
 // depl stats --watch and depl dashboard on real services, the page in Debian's
 // Chromium: app "guardui", guardui.localhost, /srv/depl-guardui.
@@ -78,7 +79,7 @@ describe("depl stats --watch", () => {
 
 describe("depl dashboard in Chromium", () => {
   it("loads, showing the app, its host, releases and traffic", async () => {
-    await page.goto(`http://127.0.0.1:${PORT}/`, { waitUntil: "load" });
+    await gotoSteady(page, `http://127.0.0.1:${PORT}/`, { waitUntil: "load" });
     await waitFor(async () => ((await page.locator("#title").textContent()) ?? "").includes("guardui"));
     await waitFor(async () => (await page.locator(".host .live").first().textContent()) === v1);
     expect(await page.locator(".host td").allTextContents()).toEqual(expect.arrayContaining([v1, v2]));
@@ -158,7 +159,7 @@ describe("depl dashboard --also, two apps on one page", () => {
     const p = await ctx.newPage();
     p.on("dialog", (d) => void d.accept());
     try {
-      await p.goto(`http://127.0.0.1:${PORT2}/`, { waitUntil: "load" });
+      await gotoSteady(p, `http://127.0.0.1:${PORT2}/`, { waitUntil: "load" });
       await waitFor(async () => (await p.locator("#app option").count()) === 2);
       expect(await p.locator("#app option").allTextContents()).toEqual(["guardui (guardui.localhost)", "guardui2 (guardui2.localhost)"]);
       await waitFor(async () => (await p.locator(".host .live").first().textContent()) === before);

@@ -10,6 +10,7 @@ import { depl, REPO } from "../helpers/cli.js";
 import { startLoad } from "../helpers/load.js";
 import { certificateNames, ensureCa, issue, type KeyPair } from "../../src/tls/self-signed.js";
 import { versionLabel } from "../../src/naming/version.js";
+import { gotoSteady } from "../helpers/browser.js";
 
 // HTTPS as users meet it: a CA of the test's own (openssl), curl trusting it
 // with --cacert, Debian's Chromium trusting it through its NSS database, on the
@@ -220,7 +221,7 @@ describe("Chromium trusting the test CA", () => {
       ["http-redirected", `http://${t.domain}/`, v1],
     ] as const;
     for (const [name, url, version] of cases) {
-      const r = await page.goto(url, { waitUntil: "load" });
+      const r = await gotoSteady(page, url, { waitUntil: "load" });
       expect(r, url).not.toBeNull();
       await page.screenshot({ path: `${ARTIFACTS}/${name}.png` });
       expect(r!.status(), url).toBe(200);
@@ -229,7 +230,7 @@ describe("Chromium trusting the test CA", () => {
       expect(await page.textContent("body"), url).toContain(`version ${version}`);
     }
     // A WebSocket over TLS from the page (wss://), answered by the live version.
-    await page.goto(`https://${t.domain}/`);
+    await gotoSteady(page, `https://${t.domain}/`);
     const echoed = await page.evaluate(
       (url) =>
         new Promise<string>((resolve, reject) => {
@@ -247,7 +248,7 @@ describe("Chromium trusting the test CA", () => {
     const cookies = await browser!.cookies(`https://${t.domain}/`);
     expect(cookies.find((c) => c.name === "depl_bucket")).toMatchObject({ secure: true, httpOnly: true });
     // The dotted name of a version is refused by the browser: no wildcard covers several labels.
-    await expect(page.goto(`https://${v2}.${t.domain}/`)).rejects.toThrow(/ERR_CERT_COMMON_NAME_INVALID/);
+    await expect(gotoSteady(page, `https://${v2}.${t.domain}/`)).rejects.toThrow(/ERR_CERT_COMMON_NAME_INVALID/);
     await page.screenshot({ path: `${ARTIFACTS}/dotted-preview-refused.png` });
   });
 });

@@ -10,6 +10,7 @@ import { get } from "../helpers/http.js";
 import { startLoad, type LoadResult } from "../helpers/load.js";
 import { onTestHost, startTestFleet, type TestFleet } from "./harness.js";
 import { certificateNames, ensureCa, issue } from "../../src/tls/self-signed.js";
+import { gotoSteady } from "../helpers/browser.js";
 
 // Several app servers, end to end: three containers that are whole machines
 // to depl (sshd, dockerd, nginx, supervisord), web3 only through a jump host.
@@ -188,7 +189,7 @@ describe("several hosts over SSH", () => {
     try {
       await waitFor(() => dashOut.includes("depl dashboard for"), 60_000);
       const page = ctx.pages()[0] ?? (await ctx.newPage());
-      await page.goto(`http://127.0.0.1:${PORT}/`, { waitUntil: "load" });
+      await gotoSteady(page, `http://127.0.0.1:${PORT}/`, { waitUntil: "load" });
       ok(await run(["canary", bad, "20%"]));
       // Every host's box shows the canary; the charts can show one host or the sum.
       const canaries = () => page.locator(".host .traffic .canary").allTextContents();
