@@ -436,8 +436,8 @@ function collect(stream: Readable, onChunk?: (s: string) => void, onFirstLine?: 
  * renames each into place, then prints the clock in ns. perl-base is part of
  * every Debian system; it has no Time::HiRes, so the clock is read with the
  * clock_gettime system call where its number is known (x86_64, aarch64), at
- * once after the renames; elsewhere date(1), whose start-up a busy host adds
- * to the measured skew (tens of ms here under load).
+ * once after the renames; elsewhere date(1), whose start-up is then part of
+ * the measured time.
  */
 const STAGE_SCRIPT = `
 $| = 1; my @a = @ARGV; my @t;

@@ -232,7 +232,7 @@ describe("several hosts over SSH", () => {
     }
   });
 
-  it("remove takes a version off every host and off this machine (built image, tag in depl's registry); make registry_gc frees its layers and keeps the others", async () => {
+  it("remove takes a version off every host and off this machine (built image, tag in depl's registry); make registry_gc runs and keeps every layer the other versions need", async () => {
     const registry = "http://127.0.0.1:5000/v2/depl/fleet";
     const tags = async () => ((await (await fetch(`${registry}/tags/list`)).json()) as { tags: string[] | null }).tags ?? [];
     const accept = { accept: "application/vnd.docker.distribution.manifest.v2+json" };
