@@ -14,6 +14,10 @@ export const docker = {
   stop: (name: string, seconds: number) => ["docker", "stop", "--time", String(seconds), name],
   /** Removes a container whatever its state; a missing one is no error worth reporting. */
   removeContainer: (name: string) => ["docker", "rm", "-f", name],
+  /** Every container of one app, running or not: name, version and process labels, tab-separated, one a line. */
+  listContainers: (app: string) => ["docker", "ps", "-a", "--no-trunc", "--filter", `label=depl.app=${app}`, "--format", '{{.Names}}\t{{.Label "depl.version"}}\t{{.Label "depl.process"}}'],
+  /** Exit 0 while the container exists (removal in progress included). */
+  inspectContainer: (name: string) => ["docker", "container", "inspect", "--format", "{{.State.Status}}", name],
   /** Untags; the image goes with its last tag. */
   removeImage: (ref: string) => ["docker", "image", "rm", ref],
   /** Dangling images of one app (the layers of removed releases). */

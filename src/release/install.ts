@@ -24,7 +24,8 @@ import { assertVersion } from "../naming/version.js";
 import { runSteps, type Steps } from "./steps.js";
 import { previewServedByNginx } from "./nginx-check.js";
 import { copyStatic } from "./static.js";
-import { processConf, processSpecs, setLiveWorkers, workerRuns } from "./workers.js";
+import { processConf, processSpecs, releaseProcesses, setLiveWorkers, workerRuns } from "./workers.js";
+import { processesOnHost, retireProcess } from "./retire-process.js";
 
 export interface InstallArgs extends OnHost {
   version: string;
@@ -65,7 +66,7 @@ export async function installRelease(a: InstallArgs): Promise<ReleaseMeta> {
   if (prev && (await alreadyServing(a, program, prev))) return prev;
   // A half-done earlier install (killed, failed) may still run: it serves no one, and its
   // socket is about to be replaced, so it must not keep running without one.
-  if (prev) for (const p of processNames(config)) await stopProgram(host, programName(config.app, version, p));
+  if (prev) await retireAll(a, prev);
   await host.run(["install", "-d", "-m", "0755", l.release(version), l.logDir, l.supervisorDir]);
   // setgid: the socket gunicorn creates inherits nginx's group; mode 2750 keeps others out.
   await host.run(["install", "-d", "-m", "2750", "-o", String(config.run.uid), "-g", String(gid), l.sockDir(version)]);
@@ -111,9 +112,12 @@ export async function installRelease(a: InstallArgs): Promise<ReleaseMeta> {
 /** A failure install expected and already undid: the release is stopped, unrouted and marked failed. */
 class InstallFailed extends DeplError {}
 
-/** Stops every process of the version, unroutes it, marks it failed and audits that. Each step is tried. */
+/**
+ * Takes away every process of the version (program, conf, link, container;
+ * the logs stay), unroutes it, marks it failed and audits that. Each step is tried.
+ */
 async function undoInstall(a: InstallArgs, reason: string): Promise<void> {
-  const { config, layout: l, host, version } = a;
+  const { layout: l, host, version } = a;
   const errors: Error[] = [];
   const attempt = async (fn: () => Promise<unknown>) => {
     try {
@@ -122,7 +126,7 @@ async function undoInstall(a: InstallArgs, reason: string): Promise<void> {
       errors.push(e as Error);
     }
   };
-  for (const p of processNames(config)) await attempt(() => stopProgram(host, programName(config.app, version, p)));
+  await attempt(async () => retireAll(a, await readRelease(host, l, version)));
   await attempt(() => unrouteVersion(host, l, version));
   await attempt(() => host.remove(l.socket(version)));
   await attempt(() => updateRelease(host, l, version, { state: "failed", error: reason }));
@@ -263,9 +267,13 @@ async function installProcess(host: Host, l: Layout, config: Config, version: st
   await installProgram(host, program, l.programConf(program), processConf(l, config.app, version, process, run), run);
 }
 
-/** Every process of a version, each its own supervisord program: web, then the workers. */
-export function processNames(config: Config): string[] {
-  return ["web", ...Object.keys(config.processes)];
+/** Retires every process the release was installed with (release.json) and any the host still has of it. */
+async function retireAll(a: InstallArgs, meta: ReleaseMeta | null): Promise<void> {
+  const { config, layout: l, host, version } = a;
+  const others = (await host.list(l.releases)).filter((v) => v !== version);
+  for (const p of await processesOnHost(host, l, config.app, version, Object.keys(releaseProcesses(meta, config)), others)) {
+    await retireProcess(host, l, config.app, version, p);
+  }
 }
 
 /** shared/<name> for each declared shared directory, writable by the app's uid; never removed by depl. */

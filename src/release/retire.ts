@@ -1,12 +1,13 @@
 import { DeplError } from "../errors.js";
 import { docker } from "../images/docker-argv.js";
-import { programState, removeProgram, startProgram, stopProgram } from "../supervisor/ctl.js";
+import { programState, startProgram, stopProgram } from "../supervisor/ctl.js";
 import { containerName } from "../supervisor/program.js";
 import { versionTarget } from "../switch/plan.js";
 import { readTraffic, routeVersion, unrouteVersion, type TrafficState } from "../switch/traffic.js";
 import { audit } from "./audit.js";
 import { roleOf } from "./inventory.js";
-import { processNames } from "./install.js";
+import { releaseProcesses } from "./workers.js";
+import { appContainers, processesOnHost, retireContainer, retireProcess } from "./retire-process.js";
 import { programName } from "../naming/layout.js";
 import type { OnHost } from "./on-host.js";
 import { readRelease, type ReleaseMeta } from "./metadata.js";
@@ -39,7 +40,10 @@ export async function removeRelease(a: OnHost, version: string, why = "remove", 
   if (role) throw new DeplError(`${host.name}: refusing to remove ${version}: it is the ${role} version${role === "previous" ? " (the rollback target)" : ""}`);
   if (!(await host.exists(l.release(version)))) throw new DeplError(`${host.name}: version ${version} is not installed`);
   const meta = await readRelease(host, l, version);
-  const programs = processNames(config).map((p) => ({ process: p, program: programName(config.app, version, p) }));
+  // What the release was installed with and what the host still has of it, not today's depl.yml.
+  const others = (await host.list(l.releases)).filter((v) => v !== version);
+  const processes = await processesOnHost(host, l, config.app, version, Object.keys(releaseProcesses(meta, config)), others);
+  const programs = processes.map((p) => ({ process: p, program: programName(config.app, version, p) }));
   await runSteps("remove", a.say, async (s) => {
     await s.step(
       "unroute",
@@ -77,11 +81,12 @@ export async function removeRelease(a: OnHost, version: string, why = "remove", 
     );
     s.commit();
     await s.step("delete", async () => {
-      for (const { process, program } of programs) {
-        await removeProgram(host, program, l.programConf(program));
-        await host.run(docker.removeContainer(containerName(config.app, version, process)), { allowFailure: true });
+      for (const process of processes) {
+        await retireProcess(host, l, config.app, version, process, { graceSeconds: forcing && process === "web" ? FORCE_GRACE_SECONDS : undefined });
         await host.remove(l.processLog(version, process));
       }
+      // One-off containers of the release (a hook or depl exec that was killed).
+      for (const c of await appContainers(host, config.app)) if (c.version === version) await retireContainer(host, c.name, FORCE_GRACE_SECONDS);
       // Removes the tag; the image goes with it unless another tag (release) still uses it.
       await host.run(docker.removeImage(`${config.app}:${version}`), { allowFailure: true });
       await host.remove(l.release(version));

@@ -114,6 +114,28 @@ export async function allProgramStates(host: Host): Promise<Map<string, ProgramS
   }
 }
 
+/** A getAllConfigInfo answer: each program's name (as supervisorctl names it) and the command it runs. Pure. */
+export function commandsFromConfigInfo(infos: XmlRpcValue): Map<string, string> {
+  const commands = new Map<string, string>();
+  for (const v of Array.isArray(infos) ? infos : []) {
+    const o = (v && typeof v === "object" && !Array.isArray(v) ? v : {}) as Record<string, XmlRpcValue>;
+    const name = String(o.name ?? "");
+    const group = String(o.group ?? "");
+    if (name) commands.set(group === name || !group ? name : `${group}:${name}`, String(o.command ?? ""));
+  }
+  return commands;
+}
+
+/** Every program supervisord has read a config for, with its command (what tells whose it is). */
+export async function allProgramCommands(host: Host): Promise<Map<string, string>> {
+  try {
+    return commandsFromConfigInfo(await rpc(host, "supervisor.getAllConfigInfo"));
+  } catch (e) {
+    if (e instanceof XmlRpcFault) throw faultError(host, "config info", e);
+    throw e;
+  }
+}
+
 export type UpdateAction = "stop" | "remove" | "add";
 
 /**

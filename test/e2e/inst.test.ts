@@ -106,7 +106,11 @@ describe("a first install without depl setup", () => {
     expect(r.stderr).toContain(`GET http://${v}.${DOMAIN}/health through nginx answered 500 from version ${v}:`);
     expect(r.stderr).toContain(`injected failure in version ${v}`);
     expect(meta(v).state).toBe("failed");
-    expect(status(`${APP}-${v}`)).toBe("STOPPED");
+    // Undone: its program, conf and container are gone; its log stays for depl logs.
+    expect(status(`${APP}-${v}`)).toBe("ERROR");
+    expect(existsSync(`${base}/supervisor/${APP}-${v}.conf`)).toBe(false);
+    expect(sh(`docker ps -aq --filter name=^depl-${APP}-${v}$`).trim()).toBe("");
+    expect(existsSync(`${base}/log/${v}.log`)).toBe(true);
     expect((await get(80, `${v}.${DOMAIN}`)).status).toBe(404);
   });
 });
@@ -267,7 +271,7 @@ describe("a host without the tools depl setup installs", () => {
 });
 
 describe("an install that throws midway", () => {
-  it("stops the release's programs, unroutes it, marks it failed, audits it, and rethrows", async () => {
+  it("takes the release's programs away, unroutes it, marks it failed, audits it, and rethrows", async () => {
     const v = "2001.01.01.00.06";
     tag(v);
     const { config: cfg } = loadConfig(config);
@@ -285,8 +289,9 @@ describe("an install that throws midway", () => {
     expect((err as Error).message).toBe("connection lost (injected)");
     expect(said.join("\n")).toContain(`install stopped by an error: connection lost (injected); stopping ${v} and marking it failed`);
     expect(meta(v)).toMatchObject({ state: "failed", error: "install stopped by an error: connection lost (injected)" });
-    expect(status(`${APP}-${v}`)).toBe("STOPPED");
-    expect(status(`${APP}-${v}-beat`)).toBe("STOPPED");
+    expect(status(`${APP}-${v}`)).toBe("ERROR"); // no such process
+    expect(status(`${APP}-${v}-beat`)).toBe("ERROR");
+    expect(existsSync(`/etc/supervisor/conf.d/depl-${APP}-${v}-beat.conf`)).toBe(false);
     expect(existsSync(l.versionLink(v))).toBe(false);
     expect(existsSync(l.socket(v))).toBe(false);
     const last = JSON.parse(readFileSync(`${base}/audit.log`, "utf8").trim().split("\n").pop()!) as { action: string; version: string; result: string };

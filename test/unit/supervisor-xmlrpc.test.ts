@@ -5,7 +5,7 @@ import { join } from "node:path";
 import type { Duplex } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalHost } from "../../src/host/local.js";
-import { programState, statesFromProcessInfo, SUPERVISOR_SOCKET, unixServerFile, updateActions } from "../../src/supervisor/ctl.js";
+import { commandsFromConfigInfo, programState, statesFromProcessInfo, SUPERVISOR_SOCKET, unixServerFile, updateActions } from "../../src/supervisor/ctl.js";
 import { encodeMethodCall, parseMethodResponse, XmlRpcFault, xmlRpcCall } from "../../src/supervisor/xmlrpc.js";
 
 // Captured from supervisord 4.2 (Debian 12) with xmlrpc.client's formatting.
@@ -145,6 +145,19 @@ describe("supervisord answers", () => {
       ["inst-2026.01.01.00.00-worker", "STOPPED"],
       ["pool:w_0", "FATAL"],
     ]);
+  });
+
+  it("reads each program's command from a getAllConfigInfo answer", () => {
+    const m = commandsFromConfigInfo([
+      { name: "inst-2026.01.01.00.00-worker", group: "inst-2026.01.01.00.00-worker", command: "/srv/depl/inst/releases/2026.01.01.00.00/run-worker.sh", inuse: true },
+      { name: "w_0", group: "pool", command: "/usr/bin/w" },
+      { group: "nameless" },
+    ]);
+    expect([...m]).toEqual([
+      ["inst-2026.01.01.00.00-worker", "/srv/depl/inst/releases/2026.01.01.00.00/run-worker.sh"],
+      ["pool:w_0", "/usr/bin/w"],
+    ]);
+    expect(commandsFromConfigInfo("not a list").size).toBe(0);
   });
 
   it("plans supervisorctl update <group> from a reloadConfig answer", () => {
