@@ -11,6 +11,9 @@ import { roleOf, type Role } from "./inventory.js";
 import { programName } from "../naming/layout.js";
 import { describeLock, isStale, readLock } from "./lock.js";
 import { readRelease } from "./metadata.js";
+import { releaseProcesses } from "./workers.js";
+import { describeOrphan, findOrphans, removeOrphan } from "./orphans.js";
+import type { RecordedRelease } from "./owners.js";
 import { runsWorkers, servesWeb, type OnHost } from "./on-host.js";
 
 // `depl doctor`: compares a host with what depl recorded (services, site,
@@ -109,8 +112,10 @@ export async function doctorHost(a: OnHost, o: DoctorOptions): Promise<Finding[]
   // 4. Releases: programs, health, preview routes.
   const traffic = await readTraffic(host, l);
   const versions = await host.list(l.releases);
+  const recorded: RecordedRelease[] = [];
   for (const version of versions) {
     const meta = await readRelease(host, l, version);
+    if (meta) recorded.push({ version, processes: meta.processes });
     if (!meta) {
       note(`release ${version}`, "warning", "no release.json: not made by depl, or half removed (depl remove)");
       continue;
@@ -125,7 +130,7 @@ export async function doctorHost(a: OnHost, o: DoctorOptions): Promise<Finding[]
       continue;
     }
     const role = roleOf(version, traffic);
-    for (const process of expectedRunning(config.processes, role)) {
+    for (const process of expectedRunning(releaseProcesses(meta, config), role)) {
       if (process === "web" ? !web : !runsWorkers(a)) continue;
       await checkProgram(a, o, note, version, process);
     }
@@ -139,9 +144,38 @@ export async function doctorHost(a: OnHost, o: DoctorOptions): Promise<Finding[]
     }
   }
 
-  // 5. Traffic links against state.json.
-  await checkTraffic(a, o, note, traffic, versions);
+  // 5. What no recorded release owns: programs, confs, links, containers, routes, traffic links.
+  const orphans = await findOrphans(host, l, config.app, recorded);
+  for (const orphan of orphans) {
+    const { check, detail } = describeOrphan(orphan);
+    if (o.dryRun) {
+      note(check, "broken", detail);
+      continue;
+    }
+    try {
+      await removeOrphan(host, l, config.app, orphan);
+      if (orphan.kind === "traffic") await forgetTraffic(host, l.stateJson, orphan.version);
+      note(check, "fixed", `${detail}: removed`);
+    } catch (e) {
+      note(check, "broken", `${detail}; could not remove it: ${(e as Error).message.split("\n")[0]}`);
+    }
+  }
+  if (orphans.length === 0) note("orphans", "ok", "nothing of the app outside its recorded releases");
+
+  // 6. Traffic links against state.json.
+  await checkTraffic(a, o, note, await readTraffic(host, l), versions);
   return out;
+}
+
+/** state.json without a previous or canary that named `version` (its link was just removed as an orphan). */
+async function forgetTraffic(host: Host, stateJson: string, version: string): Promise<void> {
+  const text = await host.readFile(stateJson);
+  if (!text) return;
+  const t = JSON.parse(text) as Record<string, unknown> & { previous?: string | null; canary?: { version: string } | null };
+  if (t.previous !== version && t.canary?.version !== version) return;
+  if (t.previous === version) t.previous = null;
+  if (t.canary?.version === version) t.canary = null;
+  await host.writeFile(stateJson, JSON.stringify(t, null, 2) + "\n");
 }
 
 type Note = (check: string, status: FindingStatus, detail: string) => void;
