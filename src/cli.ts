@@ -125,7 +125,7 @@ program
 program
   .command("remove")
   .argument("<version>", "a release that is not live, previous or canary")
-  .description("stop and remove one release: program, container, socket dir, image (shared/ is never touched); waits up to drain_timeout for its open connections; once it is off every host, this machine drops its built image and its tag in depl's registry")
+  .description("stop and remove one release: the programs and containers it was installed with (whatever depl.yml says now), socket dir, image (shared/ is never touched); waits up to drain_timeout for its open connections; once it is off every host, this machine drops its built image and its tag in depl's registry")
   .option("--force", "do not wait for open connections (WebSockets, streams): stopping the release closes them")
   .action(async (version, o) => (await import("./commands/retire.js")).remove(globals(), version, o));
 
@@ -154,7 +154,7 @@ program
 
 program
   .command("doctor")
-  .description("check every host against depl's records (services, nginx site, programs, health, routes, traffic links) and repair what it can; exit 1 when something stays broken")
+  .description("check every host against depl's records (services, nginx site, programs, health, routes, traffic links) and repair what it can, removing what no recorded release owns (programs, supervisord confs and links, containers, routes); exit 1 when something stays broken")
   .option("--dry-run", "report only, change nothing")
   .option("--timeout <seconds>", "how long a restarted version may take to become healthy", "60")
   .option("--json", "print JSON")
