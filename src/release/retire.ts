@@ -13,6 +13,7 @@ import type { OnHost } from "./on-host.js";
 import { readRelease, type ReleaseMeta } from "./metadata.js";
 import { assertVersion } from "../naming/version.js";
 import { runSteps } from "./steps.js";
+import { staticCopyContainer } from "./static.js";
 import { faultPoint } from "./fault.js";
 import { connectionsText, drainRelease, DrainTimeoutError } from "./drain.js";
 
@@ -25,7 +26,8 @@ export interface RemoveOptions {
 
 /**
  * Stops and removes one release; never live, previous or canary; never touches shared/.
- * Steps: unroute, stop (both undone if a later step fails), then delete, whose
+ * Its processes are those it was installed with (release.json) and any the host
+ * still has of it (processesOnHost), whatever depl.yml says now. Steps: unroute, stop (both undone if a later step fails), then delete, whose
  * parts are idempotent and end with the release directory: a removal killed
  * midway is finished by running it again. Between unroute and stop it waits
  * for the release's open connections to close (drain_timeout), and refuses
@@ -85,8 +87,10 @@ export async function removeRelease(a: OnHost, version: string, why = "remove", 
         await retireProcess(host, l, config.app, version, process, { graceSeconds: forcing && process === "web" ? FORCE_GRACE_SECONDS : undefined });
         await host.remove(l.processLog(version, process));
       }
-      // One-off containers of the release (a hook or depl exec that was killed).
-      for (const c of await appContainers(host, config.app)) if (c.version === version) await retireContainer(host, c.name, FORCE_GRACE_SECONDS);
+      // One-off containers of the release (a hook or depl exec that was killed, a static copy).
+      for (const c of await appContainers(host, config.app)) {
+        if (c.version === version || c.name === staticCopyContainer(config.app, version)) await retireContainer(host, c.name, FORCE_GRACE_SECONDS);
+      }
       // Removes the tag; the image goes with it unless another tag (release) still uses it.
       await host.run(docker.removeImage(`${config.app}:${version}`), { allowFailure: true });
       await host.remove(l.release(version));

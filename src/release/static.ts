@@ -33,7 +33,7 @@ export async function copyStatic(host: Host, config: Config, l: Layout, version:
   const tarFile = `${dest}.tar`;
   await host.remove(tmp);
   await host.remove(tarFile);
-  const name = containerName(config.app, version, "static-copy");
+  const name = staticCopyContainer(config.app, version);
   await host.run(docker.removeContainer(name), { allowFailure: true });
   try {
     // A created container is never run: docker cp reads its filesystem as a tar stream.
@@ -77,4 +77,9 @@ async function removeLinksLeadingOut(host: Host, dir: string): Promise<void> {
   const root = (await host.run(["realpath", "--", dir])).stdout.replace(/\n$/, "");
   const out = linksLeadingOut(posix.normalize(root), links, resolved);
   if (out.length) await host.run(["rm", "-f", "--", ...out]);
+}
+
+/** The created-only container static files are copied out of (labelled with the app, not the version). */
+export function staticCopyContainer(app: string, version: string): string {
+  return containerName(app, version, "static-copy");
 }
