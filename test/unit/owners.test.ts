@@ -9,7 +9,8 @@ import {
   programOfConfFile,
   runScriptOwner,
 } from "../../src/release/owners.js";
-import { containerGone, containerRetireArgv } from "../../src/release/retire-process.js";
+import { containerGone, containerRetireArgv, retireContainer } from "../../src/release/retire-process.js";
+import type { Host } from "../../src/host/host.js";
 import { docker } from "../../src/images/docker-argv.js";
 import { processConf } from "../../src/release/workers.js";
 
@@ -85,5 +86,44 @@ describe("retiring a container", () => {
     expect(containerGone("Error: No such container: depl-app1-v\n")).toBe(true);
     expect(containerGone("Error response from daemon: No such container: depl-app1-v")).toBe(true);
     expect(containerGone("Cannot connect to the Docker daemon at unix:///var/run/docker.sock")).toBe(false);
+  });
+});
+
+describe("retireContainer", () => {
+  /** A host that answers each docker command from a script and records the argv it ran. */
+  const scripted = (answers: Record<string, { code: number; stdout?: string; stderr?: string }[]>) => {
+    const ran: string[] = [];
+    const host = {
+      name: "h1",
+      run: async (argv: readonly string[]) => {
+        const key = argv.slice(0, 3).join(" ");
+        ran.push(argv.join(" "));
+        const next = answers[key]?.shift() ?? { code: 0 };
+        return { stdout: "", stderr: "", ...next };
+      },
+    } as unknown as Host;
+    return { host, ran };
+  };
+  const gone = { code: 1, stderr: "Error response from daemon: No such container: depl-a-v\n" };
+
+  it("stops, removes, and returns once Docker no longer knows the container", async () => {
+    const { host, ran } = scripted({ "docker container inspect": [gone] });
+    await retireContainer(host, "depl-a-v", 7);
+    expect(ran).toEqual(["docker stop --time 7 depl-a-v", "docker rm -f depl-a-v", "docker container inspect --format {{.State.Status}} depl-a-v"]);
+  });
+
+  it("takes a container that is not there, or being removed by the engine, as no error", async () => {
+    const { host, ran } = scripted({
+      "docker stop --time": [gone],
+      "docker rm -f": [{ code: 1, stderr: "Error response from daemon: removal of container depl-a-v is already in progress\n" }],
+      "docker container inspect": [{ code: 0, stdout: "removing\n" }, gone],
+    });
+    await retireContainer(host, "depl-a-v", 30);
+    expect(ran.filter((c) => c.startsWith("docker container inspect"))).toHaveLength(2);
+  });
+
+  it("fails with one line naming the host and the command when Docker refuses otherwise", async () => {
+    const { host } = scripted({ "docker rm -f": [{ code: 1, stderr: "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?\nmore\n" }] });
+    await expect(retireContainer(host, "depl-a-v", 30)).rejects.toThrow(/^h1: docker rm -f depl-a-v failed: Cannot connect to the Docker daemon at unix:\/\/\/var\/run\/docker\.sock\. Is the docker daemon running\?$/);
   });
 });
