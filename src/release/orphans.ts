@@ -2,6 +2,7 @@ import { posix } from "node:path";
 import type { Host } from "../host/host.js";
 import { programName, type Layout } from "../naming/layout.js";
 import { allProgramCommands, linkPath, removeProgram, SUPERVISOR_CONF_DIR } from "../supervisor/ctl.js";
+import { containerName } from "../supervisor/program.js";
 import { versionOfTarget } from "../switch/plan.js";
 import { readTrafficLinks, stopCanary } from "../switch/traffic.js";
 import { confCommand, owns, ownedProgram, programOfConfFile, runScriptOwner, type ProcessRef, type RecordedRelease } from "./owners.js";
@@ -15,7 +16,7 @@ export type Orphan =
   | { kind: "program"; name: string; ref: ProcessRef; installed: boolean }
   | { kind: "conf"; path: string; program: string }
   | { kind: "link"; path: string; target: string; dangling: boolean }
-  | { kind: "container"; name: string; version: string }
+  | { kind: "container"; name: string; version: string; installed: boolean }
   | { kind: "route"; path: string; version: string }
   | { kind: "traffic"; link: "previous" | "canary"; version: string };
 
@@ -29,7 +30,8 @@ export function describeOrphan(o: Orphan): { check: string; detail: string } {
     case "link":
       return { check: `orphan link ${o.path}`, detail: o.dangling ? `points at ${o.target}, which does not exist` : `points at ${o.target}, a program of no recorded release` };
     case "container":
-      return { check: `orphan container ${o.name}`, detail: o.version ? `labelled with version ${o.version}, which is not installed` : "labelled with the app but with no version" };
+      if (!o.version) return { check: `orphan container ${o.name}`, detail: "labelled with the app but with no version" };
+      return { check: `orphan container ${o.name}`, detail: `labelled with version ${o.version}, ${o.installed ? "whose release.json does not record its process" : "which is not installed"}` };
     case "route":
       return { check: `orphan route ${o.path}`, detail: `names ${o.version}, which is not installed` };
     case "traffic":
@@ -64,7 +66,9 @@ export async function findOrphans(host: Host, l: Layout, app: string, recorded: 
     if (dangling || !program || !(await ownedConf(program, target))) out.push({ kind: "link", path, target, dangling });
   }
   for (const c of await appContainers(host, app)) {
-    if (!versions.has(c.version)) out.push({ kind: "container", name: c.name, version: c.version });
+    if (!versions.has(c.version)) out.push({ kind: "container", name: c.name, version: c.version, installed: false });
+    // A process container (one-offs carry a suffix) of a process its release did not record.
+    else if (c.name === containerName(app, c.version, c.process) && !owns(recorded, c)) out.push({ kind: "container", name: c.name, version: c.version, installed: true });
   }
   for (const [name, target] of await host.readlinks(l.versionsDir)) {
     const version = versionOfTarget(target.replace(/^\.\.\//, ""));

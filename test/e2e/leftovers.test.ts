@@ -96,6 +96,9 @@ for (const variant of ["local", "ssh"] as const) {
       const stray = `depl-${t.app}-2001.01.01.00.04`;
       sh(`docker create --name ${stray} --label depl.app=${t.app} --label depl.version=2001.01.01.00.04 --label depl.process=web ${t.app}:${v1} true`);
       sh(`ln -sfn ../releases/2001.01.01.00.05/sock/app.sock ${base}/traffic/previous.sock`);
+      // A container of the live release for a process its release.json does not record.
+      const unrecorded = `depl-${t.app}-${v1}-beat`;
+      sh(`docker create --name ${unrecorded} --label depl.app=${t.app} --label depl.version=${v1} --label depl.process=beat ${t.app}:${v1} true`);
       const expected = [
         `orphan program ${t.app}-${gone}`,
         `orphan program ${t.app}-${gone}-worker`,
@@ -107,6 +110,7 @@ for (const variant of ["local", "ssh"] as const) {
         `orphan container depl-${t.app}-${gone}`,
         `orphan container depl-${t.app}-${gone}-worker`,
         `orphan container ${stray}`,
+        `orphan container ${unrecorded}`,
         `orphan route ${base}/traffic/versions/${gone}.sock`,
         "orphan traffic link previous.sock",
       ];
@@ -129,7 +133,7 @@ for (const variant of ["local", "ssh"] as const) {
       expect(fixed.filter((f) => f.check.startsWith("orphan")).map((f) => `${f.check}: ${f.status}`).sort()).toEqual(expected.map((c) => `${c}: fixed`).sort());
       expect(leftovers(t, gone)).toEqual(nothing);
       expect(() => lstatSync(dangling)).toThrow();
-      expect(sh(`docker ps -a --filter name=^${stray}$ --format '{{.Names}}'`).trim()).toBe("");
+      expect(sh(`docker ps -a --filter name=^${stray}$ --filter name=^${unrecorded}$ --format '{{.Names}}'`).trim()).toBe("");
       expect(existsSync(`${base}/traffic/versions/${gone}.sock`)).toBe(false);
       expect(() => lstatSync(`${base}/traffic/previous.sock`)).toThrow();
       // What releases own stays, and serves.

@@ -43,7 +43,7 @@ describe("doctor's orphan findings", () => {
       describeOrphan({ kind: "program", name: `app1-${v}`, ref: { version: v, process: "web" }, installed: false }),
       describeOrphan({ kind: "conf", path: `/srv/depl/app1/supervisor/app1-${v}.conf`, program: `app1-${v}` }),
       describeOrphan({ kind: "link", path: `/etc/supervisor/conf.d/depl-app1-${v}.conf`, target: `/srv/depl/app1/supervisor/app1-${v}.conf`, dangling: true }),
-      describeOrphan({ kind: "container", name: `depl-app1-${v}`, version: v }),
+      describeOrphan({ kind: "container", name: `depl-app1-${v}`, version: v, installed: false }),
       describeOrphan({ kind: "route", path: `/srv/depl/app1/traffic/versions/${v}.sock`, version: v }),
       describeOrphan({ kind: "traffic", link: "previous", version: v }),
     ];
@@ -59,5 +59,7 @@ describe("doctor's orphan findings", () => {
     expect(said[0]!.detail).toContain("which release.json does not record");
     expect(said[1]!.detail).toContain("which is not installed");
     expect(said[3]!.detail).toContain("which does not exist");
+    expect(describeOrphan({ kind: "container", name: `depl-app1-${v}-beat`, version: v, installed: true }).detail).toBe(`labelled with version ${v}, whose release.json does not record its process`);
+    expect(describeOrphan({ kind: "container", name: `depl-app1-${v}-static-copy`, version: "", installed: false }).detail).toBe("labelled with the app but with no version");
   });
 });
