@@ -3,7 +3,7 @@ import type { Host } from "../host/host.js";
 import type { Config } from "../config/schema.js";
 import { inspectImage } from "../images/ship.js";
 import { ensureTrafficDirs, readTraffic, routeVersion, unrouteVersion } from "../switch/traffic.js";
-import { installProgram, programState, stopProgram, waitRunning } from "../supervisor/ctl.js";
+import { installProgram, programState, waitRunning } from "../supervisor/ctl.js";
 import {
   containerName,
   dockerRunArgv,

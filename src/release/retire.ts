@@ -27,7 +27,8 @@ export interface RemoveOptions {
 /**
  * Stops and removes one release; never live, previous or canary; never touches shared/.
  * Its processes are those it was installed with (release.json) and any the host
- * still has of it (processesOnHost), whatever depl.yml says now. Steps: unroute, stop (both undone if a later step fails), then delete, whose
+ * still has of it (processesOnHost), whatever depl.yml says now.
+ * Steps: unroute, stop (both undone if a later step fails), then delete, whose
  * parts are idempotent and end with the release directory: a removal killed
  * midway is finished by running it again. Between unroute and stop it waits
  * for the release's open connections to close (drain_timeout), and refuses
