@@ -15,6 +15,8 @@ export const START_TIMEOUT_MS = 90_000;
 
 export interface ContainerState {
   id: string;
+  /** Docker's status: created (by docker run, not started yet), running, exited, dead, removing... */
+  status: string;
   running: boolean;
   startedAt: string;
   finishedAt: string;
@@ -31,6 +33,7 @@ export function parseContainerState(line: string): ContainerState | null {
     if (typeof s.Running !== "boolean") return null;
     return {
       id,
+      status: typeof s.Status === "string" ? s.Status : s.Running ? "running" : "exited",
       running: s.Running,
       startedAt: String(s.StartedAt ?? ""),
       finishedAt: String(s.FinishedAt ?? ""),
@@ -71,6 +74,9 @@ export class StartWatch {
     }
     if (!state.running) {
       if (!seen && this.baseline && state.id === this.baseline.id) return { kind: "wait" }; // the old one, not this start's
+      // docker run creates, then starts: a container seen between the two has not run yet.
+      if (state.status === "created" && (!seen || seen.id !== state.id)) return { kind: "wait" };
+      if (state.status === "removing") return seen ? { kind: "failed", reason: "its container stopped and was replaced (it exits and is restarted)" } : { kind: "wait" };
       const lived = secondsBetween(state.startedAt, state.finishedAt);
       return { kind: "failed", reason: `its container exited with code ${state.exitCode}${lived === null ? "" : ` after ${lived.toFixed(1)} s`}` };
     }

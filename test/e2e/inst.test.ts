@@ -1,4 +1,4 @@
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -24,6 +24,8 @@ const base = `${ROOT}/${APP}`;
 const env = { DEPL_STATE_DIR: mkdtempSync(join(tmpdir(), "depl-inst-state-")) };
 const sh = (cmd: string) => execFileSync("sh", ["-c", cmd], { encoding: "utf8" });
 const status = (program: string) => /^\S+\s+(\S+)/.exec(sh(`supervisorctl status ${program} || true`))?.[1];
+/** How a process whose container exits at once is reported (seen exited, or already started again by its run script). */
+const CRASHED = "(its container exited with code 1 after [0-9.]+ s|its container was restarted|its container stopped and was replaced|supervisord reports \\S+ FATAL)";
 const WORKERS = `
 shared: { data: /app/data }
 env: { TESTAPP_SHARED: /app/data }
@@ -240,12 +242,32 @@ describe("workers run in the live release only", () => {
     expect(i.code, i.stderr).toBe(0);
     const p = await run(["promote", v], crashing);
     expect(p.code).toBe(1);
-    expect(p.stderr).toMatch(new RegExp(`worker worker of ${v.replace(/\./g, "\\.")} did not stay up under supervisord \\((FATAL|BACKOFF|EXITED)\\)`));
+    expect(p.stderr).toMatch(new RegExp(`worker worker of ${v.replace(/\./g, "\\.")} did not stay up: ${CRASHED}`));
     expect(p.stderr).toContain(`${a} stays live with its workers`);
     expect((await get(80, DOMAIN)).headers["x-depl-version"]).toBe(a);
     expect(status(`${APP}-${a}-worker`)).toBe("RUNNING");
     expect(status(`${APP}-${v}-worker`)).not.toBe("RUNNING");
     expect(readFileSync(`${base}/audit.log`, "utf8").trim().split("\n").pop()).toMatch(/"action":"promote".*"result":"failed"/);
+  });
+
+  it("on a busy machine (both cores in a busy loop) an install whose worker exits at once fails too, and says how it exited", async () => {
+    // supervisord's RUNNING counts the run script's life, which load stretches past startsecs before the
+    // container has even started: "up" is judged from the container's own state.
+    const v = "2001.01.01.00.08";
+    tag(v);
+    const crashing = writeConfig("crashing-live.yml", WORKERS.replace('beat: { command: ["/app/venv/bin/python", "-m", "testapp.worker"], every_release: true }', 'beat: { command: ["sh", "-c", "echo crashing; exit 1"], every_release: true }'));
+    const busy = [0, 1].map(() => spawn("sh", ["-c", "while :; do :; done"], { stdio: "ignore" }));
+    try {
+      const i = await run(["install", v], crashing);
+      expect(i.code, i.stderr).toBe(1);
+      expect(i.stderr).toMatch(new RegExp(`worker beat did not stay up: ${CRASHED}`));
+      expect(i.stderr).toContain("crashing");
+    } finally {
+      for (const b of busy) b.kill("SIGKILL");
+    }
+    expect(meta(v).state).toBe("failed");
+    expect(status(`${APP}-${v}-beat`)).not.toBe("RUNNING");
+    expect(sh(`docker ps -q --filter name=^depl-${APP}-${v}-beat$`).trim()).toBe("");
   });
 });
 

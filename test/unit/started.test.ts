@@ -5,13 +5,15 @@ import { parseContainerState, StartWatch, type ContainerState } from "../../src/
 const EXITED =
   '"f8d9810a46f2eab952838bd00c4fab7c9eb7dc7dd4e0b02d30f89ad11726cd11" {"Dead":false,"Error":"","ExitCode":3,"FinishedAt":"2026-12-06T02:22:43.789662289Z","OOMKilled":false,"Paused":false,"Pid":0,"Restarting":false,"Running":false,"StartedAt":"2026-12-06T02:22:43.783313423Z","Status":"exited"}\n';
 
-const running = (id: string, startedAt = "2026-12-06T02:00:00.000Z"): ContainerState => ({ id, running: true, startedAt, finishedAt: "0001-01-01T00:00:00Z", exitCode: 0 });
-const exited = (id: string, exitCode = 1): ContainerState => ({ id, running: false, startedAt: "2026-12-06T02:00:00.000Z", finishedAt: "2026-12-06T02:00:00.500Z", exitCode });
+const running = (id: string, startedAt = "2026-12-06T02:00:00.000Z"): ContainerState => ({ id, status: "running", running: true, startedAt, finishedAt: "0001-01-01T00:00:00Z", exitCode: 0 });
+const created = (id: string): ContainerState => ({ id, status: "created", running: false, startedAt: "0001-01-01T00:00:00Z", finishedAt: "0001-01-01T00:00:00Z", exitCode: 0 });
+const exited = (id: string, exitCode = 1): ContainerState => ({ id, status: "exited", running: false, startedAt: "2026-12-06T02:00:00.000Z", finishedAt: "2026-12-06T02:00:00.500Z", exitCode });
 
 describe("docker inspect state", () => {
   it("reads id, running, start, finish and exit code", () => {
     expect(parseContainerState(EXITED)).toEqual({
       id: "f8d9810a46f2eab952838bd00c4fab7c9eb7dc7dd4e0b02d30f89ad11726cd11",
+      status: "exited",
       running: false,
       startedAt: "2026-12-06T02:22:43.783313423Z",
       finishedAt: "2026-12-06T02:22:43.789662289Z",
@@ -33,6 +35,13 @@ describe("a process's start, judged from Docker's state", () => {
     expect(w.observe(running("a"), 500).kind).toBe("wait");
     expect(w.observe(running("a"), 2000).kind).toBe("wait");
     expect(w.observe(running("a"), 2500)).toEqual({ kind: "up", id: "a" });
+  });
+
+  it("waits while docker run has created the container but not started it (seen under load)", () => {
+    const w = new StartWatch(null, 2000);
+    expect(w.observe(created("a"), 0).kind).toBe("wait");
+    expect(w.observe(running("a"), 400).kind).toBe("wait");
+    expect(w.observe(running("a"), 2400).kind).toBe("up");
   });
 
   it("fails at once when the new container has exited, with its exit code and how long it lived", () => {
