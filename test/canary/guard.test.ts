@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { depl, REPO } from "../helpers/cli.js";
+import { depl, REPO, expectExit } from "../helpers/cli.js";
 import { buildinst, deployLive, removeApp, testApp, writeAppConfig } from "../helpers/app.js";
 import { startLoad } from "../helpers/load.js";
 
@@ -81,7 +81,7 @@ describe("depl canary --watch", () => {
     expect(r.stdout).toMatch(/ok   5xx rate: .*two-proportion z-test/);
     expect(r.stdout).toMatch(/ok   p95 latency: .*Mann-Whitney U/);
     expect(state().canary).toEqual({ version: good, percent: 30 });
-    expect((await depl(["-c", config, "canary", "--stop"])).code).toBe(0);
+    expectExit(await depl(["-c", config, "canary", "--stop"]));
   });
 
   it("says not enough traffic, never a pass, and leaves the canary as it is", async () => {
@@ -91,18 +91,18 @@ describe("depl canary --watch", () => {
     expect(out.outcome).toBe("not enough traffic");
     expect(out.steps[0]!.verdict.reason).toMatch(/canary \d+ and live \d+ requests; at least 200 each/);
     expect(state().canary).toEqual({ version: good, percent: 5 });
-    expect((await depl(["-c", config, "canary", "--stop"])).code).toBe(0);
+    expectExit(await depl(["-c", config, "canary", "--stop"]));
   });
 
   it("ends the watch without undoing someone else's canary change", async () => {
     const p = depl(["-c", config, "canary", good, "10%", "--watch", "30s"]);
     await waitFor(() => state().canary?.percent === 10);
-    expect((await depl(["-c", config, "canary", good, "40%", "--wait", "30"])).code).toBe(0);
+    expectExit(await depl(["-c", config, "canary", good, "40%", "--wait", "30"]));
     const r = await p;
-    expect(r.code).toBe(1);
+    expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toContain(`the canary is now ${good} at 40%, not ${good} at 10%; depl left it as it is`);
     expect(state().canary).toEqual({ version: good, percent: 40 });
-    expect((await depl(["-c", config, "canary", "--stop"])).code).toBe(0);
+    expectExit(await depl(["-c", config, "canary", "--stop"]));
   });
 });
 

@@ -3,7 +3,7 @@ import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { depl, REPO } from "../helpers/cli.js";
+import { depl, REPO, expectExit } from "../helpers/cli.js";
 import { get } from "../helpers/http.js";
 import { LocalHost } from "../../src/host/local.js";
 import { loadConfig } from "../../src/config/load.js";
@@ -102,7 +102,7 @@ describe("a first install without depl setup", () => {
     const v = "2001.01.01.00.01";
     tag(v);
     const r = await run(["install", v], bad);
-    expect(r.code).toBe(1);
+    expect(r.code, r.stderr).toBe(1);
     expect(r.stdout).not.toContain("successfully installed");
     expect(r.stderr).toContain(`version ${v} is not served at its preview URL`);
     expect(r.stderr).toContain(`GET http://${v}.${DOMAIN}/health through nginx answered 500 from version ${v}:`);
@@ -115,10 +115,10 @@ describe("a first install without depl setup", () => {
 
 describe("depl exec", () => {
   it("exits with the command's exit status", async () => {
-    expect((await run(["exec", a, "--", "sh", "-c", "exit 3"])).code).toBe(3);
-    expect((await run(["exec", a, "--", "true"])).code).toBe(0);
+    expectExit(await run(["exec", a, "--", "sh", "-c", "exit 3"]), 3);
+    expectExit(await run(["exec", a, "--", "true"]));
     const missing = await run(["exec", a, "--", "no-such-command"]);
-    expect(missing.code).toBe(127);
+    expect(missing.code, missing.stderr).toBe(127);
     const out = await run(["exec", a, "--", "sh", "-c", "echo hi; exit 0"]);
     expect(out.stdout).toBe("hi\n");
   });
@@ -132,7 +132,7 @@ describe("a health path that answers 500 every time", () => {
     const t0 = Date.now();
     const r = await run(["install", v], bad);
     const secs = (Date.now() - t0) / 1000;
-    expect(r.code).toBe(1);
+    expect(r.code, r.stderr).toBe(1);
     expect(secs).toBeLessThan(30);
     expect(r.stderr).toMatch(/failed its health check: answered the same failure \d+ times in [5-9]s: GET \/error answered 500:/);
     expect(r.stderr).toContain(`error from version ${v}`);
@@ -166,7 +166,7 @@ describe("static files", () => {
     // www-data can read them (nginx's workers).
     expect(sh(`su -s /bin/sh www-data -c 'cat ${dir}/css/site.css'`)).toBe("body{}\n");
     // removing the release removes them
-    expect((await run(["remove", v], cfg)).code).toBe(0);
+    expectExit(await run(["remove", v], cfg));
     expect(existsSync(dir)).toBe(false);
   });
 });
@@ -208,7 +208,7 @@ describe("workers run in the live release only", () => {
     const c = await run(["canary", b, "10%"]);
     expect(c.code, c.stderr).toBe(0);
     expect(status(`${APP}-${b}-worker`)).toBe("STOPPED");
-    expect((await run(["canary", "--stop"])).code).toBe(0);
+    expectExit(await run(["canary", "--stop"]));
   });
 
   it("depl list shows each release's processes and their state", async () => {
@@ -241,7 +241,7 @@ describe("workers run in the live release only", () => {
     const i = await run(["install", v], crashing);
     expect(i.code, i.stderr).toBe(0);
     const p = await run(["promote", v], crashing);
-    expect(p.code).toBe(1);
+    expect(p.code, p.stderr).toBe(1);
     expect(p.stderr).toMatch(new RegExp(`worker worker of ${v.replace(/\./g, "\\.")} did not stay up: ${CRASHED}`));
     expect(p.stderr).toContain(`${a} stays live with its workers`);
     expect((await get(80, DOMAIN)).headers["x-depl-version"]).toBe(a);

@@ -17,7 +17,7 @@ beforeAll(async () => {
   config = writeConfig("depl.yml");
   const s = await depl(["-c", config, "setup"]);
   expect(s.stderr + s.stdout).not.toMatch(/error/i);
-  expect(s.code).toBe(0);
+  expect(s.code, s.stderr).toBe(0);
 });
 
 afterAll(() => cleanup());
@@ -129,7 +129,7 @@ describe("a version that fails its health check", () => {
     const v = "2001.01.01.00.00";
     sh(`docker tag ${E2E.app}:${version} ${E2E.app}:${v}`);
     const r = await depl(["-c", bad, "install", v]);
-    expect(r.code).toBe(1);
+    expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toMatch(new RegExp(`version ${v.replace(/\./g, "\\.")} failed its health check: .*answered 500`));
     expect(r.stderr).toContain("--- last lines of");
     expect(sh(`supervisorctl status ${E2E.app}-${v} || true`)).toMatch(/STOPPED/);
@@ -154,13 +154,13 @@ describe("bad input", () => {
   it("refuses a config with an unknown key or a bad domain before touching anything", async () => {
     const unknown = writeConfig("unknown.yml", "colour: red\n");
     let r = await depl(["-c", unknown, "setup"]);
-    expect(r.code).toBe(2);
+    expect(r.code, r.stderr).toBe(2);
     expect(r.stderr.trim()).toBe(`depl: ${unknown}: unknown key colour`);
     const braces = writeConfig("braces.yml");
     sh(`sed -i 's/^domain: .*/domain: "e2e.localhost { }"/' ${braces}`);
     const before = sh(`cat ${E2E.root}/${E2E.app}/nginx/site.conf`);
     r = await depl(["-c", braces, "setup"]);
-    expect(r.code).toBe(2);
+    expect(r.code, r.stderr).toBe(2);
     expect(r.stderr).toMatch(/domain: expected a lower-case domain/);
     expect(sh(`cat ${E2E.root}/${E2E.app}/nginx/site.conf`)).toBe(before);
   });

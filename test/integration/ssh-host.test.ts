@@ -18,6 +18,7 @@ import { oneRoundTripFileContract } from "../helpers/host-contract.js";
 import { LocalHost } from "../../src/host/local.js";
 import { layout } from "../../src/naming/layout.js";
 import { openConnections } from "../../src/release/drain.js";
+import { expectExit } from "../helpers/cli.js";
 
 // A real sshd of our own on 127.0.0.1 (config, keys and authorized_keys in a temp dir).
 
@@ -138,8 +139,8 @@ describe("SshHost.run", () => {
   });
 
   it("returns failures with allowFailure: missing program 127, signal 128+n", async () => {
-    expect((await host.run(["depl-no-such-program"], { allowFailure: true })).code).toBe(127);
-    expect((await host.run(["sh", "-c", "kill -KILL $$"], { allowFailure: true })).code).toBe(137);
+    expectExit(await host.run(["depl-no-such-program"], { allowFailure: true }), 127);
+    expectExit(await host.run(["sh", "-c", "kill -KILL $$"], { allowFailure: true }), 137);
   });
 
   it("sets env and streams output to callbacks", async () => {
@@ -171,7 +172,7 @@ describe("SshHost.run", () => {
   it("does not hang when the command exits without reading its stream input", async () => {
     const source = new PassThrough();
     source.write("never read");
-    expect((await host.run(["true"], { stdin: source })).code).toBe(0);
+    expectExit(await host.run(["true"], { stdin: source }));
     expect(source.destroyed).toBe(true);
   });
 
@@ -448,7 +449,7 @@ describe("SshHost.tunnelToHere", () => {
       expect(ta.port).not.toBe(a.port);
       expect(tb.port).not.toBe(ta.port);
       const ra = await curl(ta.port);
-      expect(ra.code).toBe(0);
+      expect(ra.code, ra.stderr).toBe(0);
       expect(ra.stdout.length).toBe(100_000);
       expect(ra.stdout[0]).toBe("A");
       const rb = await curl(tb.port);
@@ -460,8 +461,8 @@ describe("SshHost.tunnelToHere", () => {
       expect(tb.bytes()).toBeGreaterThan(5_000);
       expect(tb.bytes()).toBeLessThan(6_000);
       await ta.close();
-      expect((await curl(ta.port)).code).toBe(7); // connection refused
-      expect((await curl(tb.port)).code).toBe(0);
+      expectExit(await curl(ta.port), 7); // connection refused
+      expectExit(await curl(tb.port));
     } finally {
       await ta.close();
       await tb.close();

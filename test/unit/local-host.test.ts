@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CommandError } from "../../src/errors.js";
 import { LocalHost } from "../../src/host/local.js";
 import { oneRoundTripFileContract } from "../helpers/host-contract.js";
+import { expectExit } from "../helpers/cli.js";
 
 const host = new LocalHost();
 let dir: string;
@@ -32,9 +33,9 @@ describe("LocalHost.run", () => {
   });
 
   it("returns the result with allowFailure, and 127 for a missing program", async () => {
-    expect((await host.run(["false"], { allowFailure: true })).code).toBe(1);
+    expectExit(await host.run(["false"], { allowFailure: true }), 1);
     const r = await host.run(["depl-no-such-program"], { allowFailure: true });
-    expect(r.code).toBe(127);
+    expect(r.code, r.stderr).toBe(127);
     expect(r.stderr).toContain("ENOENT");
   });
 
@@ -45,7 +46,7 @@ describe("LocalHost.run", () => {
 
   it("reports death by signal as 128 + signal number", async () => {
     const r = await host.run(["sh", "-c", "kill -TERM $$"], { allowFailure: true });
-    expect(r.code).toBe(143);
+    expect(r.code, r.stderr).toBe(143);
   });
 
   it("passes env and streams output to callbacks", async () => {
@@ -72,7 +73,7 @@ describe("LocalHost.run", () => {
     const source = new PassThrough();
     source.write("never read");
     const r = await host.run(["true"], { stdin: source });
-    expect(r.code).toBe(0);
+    expect(r.code, r.stderr).toBe(0);
     expect(source.destroyed).toBe(true);
   });
 
