@@ -22,20 +22,21 @@ function report(r: SwitchReport | null, json: boolean | undefined, human: string
  * journal, so that `--resume` finishes a promote that failed or was
  * interrupted midway (before its post_promote hook, say).
  */
-export async function promote(g: GlobalOptions, given: string | undefined, o: { resume?: boolean; json?: boolean } = {}): Promise<void> {
+export async function promote(g: GlobalOptions, given: string | undefined, o: { resume?: boolean; json?: boolean; skipRelease?: boolean } = {}): Promise<void> {
   if (o.resume && given !== undefined) throw new UsageError("depl promote --resume takes no version: it finishes the interrupted one");
   if (!o.resume && given === undefined) throw new UsageError("usage: depl promote <version> (or depl promote --resume)");
   if (given !== undefined) assertVersion(given);
   await withContext(g, {}, async (ctx) => {
-    const journal = await Journal.open("promote", ctx.config.app, Boolean(o.resume), { version: given ?? null });
+    const journal = await Journal.open("promote", ctx.config.app, Boolean(o.resume), { version: given ?? null, skip_release: Boolean(o.skipRelease) });
     const version = journal.data.options.version as string;
+    const skipRelease = Boolean(journal.data.options.skip_release);
     const hookOpts = { cwd: ctx.dir, say: ctx.say };
     let r: SwitchReport | null = null;
     await withLocks(ctx, `promote ${version}`, g.wait, () =>
       journal.run(async () => {
         await journal.step("pre_promote", () => runMachineHook(ctx.config, "pre_promote", { DEPL_VERSION: version }, hookOpts));
         await journal.step("switch", async () => {
-          r = await promoteOp(hostArgs(ctx), () => version);
+          r = await promoteOp(hostArgs(ctx), () => version, "promote", { skipRelease });
         });
         await journal.step("post_promote", () => runMachineHook(ctx.config, "post_promote", { DEPL_VERSION: version }, hookOpts));
       }),
@@ -61,7 +62,7 @@ export async function rollback(g: GlobalOptions, version: string | undefined, o:
   });
 }
 
-export async function canary(g: GlobalOptions, version: string | undefined, percent: string | undefined, o: { stop?: boolean; json?: boolean; watch?: string; steps?: string; promote?: boolean }): Promise<void> {
+export async function canary(g: GlobalOptions, version: string | undefined, percent: string | undefined, o: { stop?: boolean; json?: boolean; watch?: string; steps?: string; promote?: boolean; skipRelease?: boolean }): Promise<void> {
   if (!o.stop && (o.watch || o.steps || o.promote)) {
     if (version === undefined) throw new UsageError("usage: depl canary <version> <N%> --watch <duration> (or --steps 5,25,50 --watch <duration> [--promote])");
     assertVersion(version);
@@ -79,7 +80,7 @@ export async function canary(g: GlobalOptions, version: string | undefined, perc
   assertVersion(version);
   const n = parsePercent(percent);
   await withContext(g, {}, async (ctx) => {
-    const r = await withLocks(ctx, `canary ${version} ${n}%`, g.wait, () => startCanary(hostArgs(ctx), version, n));
+    const r = await withLocks(ctx, `canary ${version} ${n}%`, g.wait, () => startCanary(hostArgs(ctx), version, n, { skipRelease: o.skipRelease }));
     report(r, o.json, `Canary: ${n}% of clients are served ${version}`, { version, percent: n });
   });
 }

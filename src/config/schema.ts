@@ -287,6 +287,12 @@ export const configSchema = z
       .transform((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, new Secret(v)]))),
     /** A file of KEY=value secrets on the deploy machine, relative to depl.yml (mode 0600 recommended). */
     secrets_file: z.string().optional(),
+    /**
+     * The release phase: a command run once per version in its own image (its env, secrets and
+     * shared data) before it first takes real traffic (promote, or a canary): database migrations.
+     */
+    release: commandWords.optional(),
+    release_timeout: duration.pipe(z.number().min(1000, "must be at least 1s").max(86_400_000, "must be at most 24h")).default("10m"),
     hooks: z
       .object({
         pre_build: hookCommand,

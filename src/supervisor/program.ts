@@ -102,10 +102,14 @@ export function workerRunArgv(p: WebProcess, process: string): string[] {
 }
 
 /** argv of a one-off container of a release (hooks, depl exec): its env and shared data, removed when done. Pure. */
-export function oneOffArgv(p: WebProcess, command: readonly string[], tag: string): string[] {
-  if (!/^[a-z0-9-]{1,30}$/.test(tag)) throw new Error(`bad one-off tag ${tag}`);
-  const name = `${containerName(p.config.app, p.version, tag)}-${process.pid}-${Date.now() % 100000}`;
+export function oneOffArgv(p: WebProcess, command: readonly string[], tag: string, name = oneOffName(p, tag)): string[] {
   return [p.dockerBin ?? "docker", "run", "--rm", "-i", ...commonArgs(p, name, tag), p.image, ...command];
+}
+
+/** The container name of a one-off run (unique per depl process and moment). Pure but for pid and clock. */
+export function oneOffName(p: Pick<WebProcess, "config" | "version">, tag: string): string {
+  if (!/^[a-z0-9-]{1,30}$/.test(tag)) throw new Error(`bad one-off tag ${tag}`);
+  return `${containerName(p.config.app, p.version, tag)}-${process.pid}-${Date.now() % 100000}`;
 }
 
 /** Environment of every process of a version (written to a 0600 env file, never argv). */
