@@ -189,6 +189,11 @@ export const configSchema = z
             index_url: z.string().url().optional(),
             /** A local directory of wheels/sdists, relative to the context. */
             find_links: z.string().optional(),
+            /**
+             * strict: an exact or ranged pin that neither Debian's packages nor the wheelhouse meet fails the
+             * build before any wheel is built, all such pins listed at once; debian: Debian's version stands in.
+             */
+            pins: z.enum(["strict", "debian"]).default("strict"),
           })
           .strict()
           .default({}),
@@ -292,7 +297,7 @@ export const configSchema = z
      * shared data) before it first takes real traffic (promote, or a canary): database migrations.
      */
     release: commandWords.optional(),
-    release_timeout: duration.pipe(z.number().min(1000, "must be at least 1s").max(86_400_000, "must be at most 24h")).default("10m"),
+    release_timeout: duration.pipe(z.number().min(1000, "must be at least 1s")).default("10m"),
     hooks: z
       .object({
         pre_build: hookCommand,
