@@ -69,7 +69,7 @@ export const PAGE = `<!doctype html>
     data: { labels: [], datasets: [] },
     // A point without requests is null and stays a gap: no line is drawn across it.
     options: { animation: false, maintainAspectRatio: false, spanGaps: false,
-      plugins: { title: { display: true, text: title }, legend: { position: "bottom" } },
+      plugins: { title: { display: true, text: title }, legend: { position: "bottom", labels: { usePointStyle: true, pointStyle: "line" } } },
       scales: { y: { beginAtZero: true, title: { display: true, text: unit } } } },
   });
   const charts = { requests: mk("c-requests", "requests per second", "req/s"), errors: mk("c-errors", "5xx rate", "%"), p95: mk("c-p95", "p95 latency", "ms") };
