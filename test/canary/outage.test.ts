@@ -212,5 +212,15 @@ describe("the canary's release stopped during a guarded canary", () => {
     expect(counts.live.errors).toBe(0);
     expect(r.stderr).toMatch(/canary \S+ failed its watch and was stopped: 5xx rate: canary \d+\/\d+/);
     await waitUp(v2);
+
+    // Live answered nothing for seconds in the outage: its p95 has gaps there, no line drawn across them.
+    await sleep(4000);
+    const p95 = (await charts()).p95!.find((d) => d.label === `${v1} (live)`)!.data;
+    const first = p95.findIndex((x) => x !== null);
+    const last = p95.length - 1 - [...p95].reverse().findIndex((x) => x !== null);
+    console.log(`live's p95 points: ${p95.slice(first, last + 1).map((x) => (x === null ? "gap" : x)).join(" ")}`);
+    expect(p95.slice(first, last).some((x) => x === null)).toBe(true);
+    expect(await page.evaluate(() => (window as unknown as { deplCharts: { p95: { options: { spanGaps: boolean } } } }).deplCharts.p95.options.spanGaps)).toBe(false);
+    await page.screenshot({ path: `${ARTIFACTS}/dashboard-after-outage.png`, fullPage: true });
   });
 });
