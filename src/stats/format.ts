@@ -1,4 +1,4 @@
-import type { Figures, StatsReport, UnansweredStats, VersionStats } from "./compute.js";
+import type { Figures, StatsReport, VersionStats } from "./compute.js";
 
 export interface Labelled extends VersionStats {
   role: string;
@@ -11,7 +11,7 @@ const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
 const ms = (x: number) => `${x.toFixed(1)}ms`;
 
 /** The role column of a row of requests no version answered: where nginx sent them. Pure. */
-export function unansweredRole(u: Pick<UnansweredStats, "route">): string {
+export function unansweredRole(u: { route: string }): string {
   return `no version answered (${u.route})`;
 }
 

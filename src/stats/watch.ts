@@ -46,7 +46,7 @@ export async function watchStats(ctx: Context, o: { windowSec: number; since: st
     const unanswered = spark.filter((s) => s.kind === "unanswered");
     const site = live.total.site(now);
     const siteSpark = { t: last(site.t), requests: last(site.requests), s5xx: last(site.s5xx) };
-    const unansweredName = (s: (typeof spark)[number]) => `${unansweredRole({ route: s.route as "live" })}${s.version ? ` ${s.version}` : ""}`;
+    const unansweredName = (s: (typeof spark)[number]) => `${unansweredRole({ route: s.route ?? "" })}${s.version ? ` ${s.version}` : ""}`;
     if (o.json) {
       console.log(JSON.stringify({
         at: new Date().toISOString(), since: o.since, traffic, versions: label(all), ...beyond(all),
