@@ -1,4 +1,10 @@
-import { describe, expect, it } from "vitest";
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { LocalHost } from "../../src/host/local.js";
+import { layout } from "../../src/naming/layout.js";
+import { LiveStats } from "../../src/stats/live.js";
 import { computeStats, parseSince, percentile, StatsAccumulator, type RequestRecord } from "../../src/stats/compute.js";
 import { formatStats } from "../../src/stats/format.js";
 import { parseLog, parseLogLine, parseUpstreamStatus } from "../../src/stats/parse.js";
@@ -157,5 +163,31 @@ describe("requests no version answered", () => {
     only.add(rec({ status: 503, upstream: [502] }));
     expect(formatStats([], "15m", only.report())).toMatch(/no version answered \(live\)\s+1\s/);
     expect(formatStats([], "15m", new StatsAccumulator(0).report())).toBe("no requests served by any version in the last 15m");
+  });
+});
+
+describe("live stats on real files: the side of an unanswered request follows audit.log's traffic changes", () => {
+  const root = mkdtempSync(join(tmpdir(), "depl-stats-"));
+  const l = layout(root, "app1");
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+  const iso = (s: number) => new Date(s * 1000).toISOString();
+  const entry = (at: number, action: string, to: unknown) => JSON.stringify({ at: iso(at), actor: "t", action, version: "x", to, result: "ok" }) + "\n";
+  const lost = (t: number, bucket: string) => JSON.stringify({ time: t, status: 503, request_time: 0.001, upstream_status: "502, 502, 502", route: "live", bucket, requested: "", version: "" }) + "\n";
+
+  it("reads the window with the timeline, then re-reads audit.log when a poll finds the links changed", async () => {
+    const now = Date.now() / 1000;
+    mkdirSync(l.logDir, { recursive: true });
+    writeFileSync(l.auditLog, entry(now - 500, "promote", { live: "v1", previous: null, canary: null }) + entry(now - 100, "canary", { version: "v2", percent: 10 }));
+    // Bucket 03: live's before the canary, the canary's after.
+    writeFileSync(l.accessLog, lost(now - 200, "03") + lost(now - 50, "03") + lost(now - 40, "50"));
+    const live = new LiveStats([new LocalHost()], l, 60, 15);
+    await live.start(900);
+    const rows = () => live.total.report(now - 900).unanswered.map((u) => [u.route, u.version, u.requests]);
+    expect(rows()).toEqual([["live", "v1", 2], ["canary", "v2", 1]]);
+    // The canary stopped (audit.log says when); the poll sees the links changed and places the new lines by it.
+    appendFileSync(l.auditLog, entry(Date.now() / 1000 - 0.5, "canary-stop", null));
+    appendFileSync(l.accessLog, lost(Date.now() / 1000, "03"));
+    await live.poll([{ live: "v1", previous: null, canary: null }]);
+    expect(rows()).toEqual([["live", "v1", 3], ["canary", "v2", 1]]);
   });
 });
