@@ -176,6 +176,16 @@ describe("every release of the app stopped under load", () => {
     console.log(text.stdout);
     expect(text.stdout).toMatch(new RegExp(`${v1}\\s+no version answered \\(live\\)\\s+${row("live")!.requests}\\s`));
     expect(text.stdout).toMatch(/all\s+site as users saw it\s+\d+/);
+    // stats --watch: the same rows, and a sparkline row per side that no version answered.
+    const w = await depl(["-c", config, "stats", "--watch", "--json", "--every", "1s", "--count", "1", "--since", "10m"]);
+    expect(w.code, w.stderr).toBe(0);
+    const wj = JSON.parse(w.stdout) as { unanswered: { route: string; s5xx: number }[]; site: { s5xx: number }; unanswered_per_minute: { route: string; s5xx: number[] }[] };
+    expect(wj.site.s5xx).toBe(lost.length);
+    expect(wj.unanswered.reduce((n, u) => n + u.s5xx, 0)).toBe(lost.length);
+    expect(wj.unanswered_per_minute.reduce((n, u) => n + u.s5xx.reduce((a, b) => a + b, 0), 0)).toBe(lost.length);
+    const wt = await depl(["-c", config, "stats", "--watch", "--every", "1s", "--count", "1", "--since", "10m"]);
+    expect(wt.stdout).toMatch(new RegExp(`no version answered \\(live\\) ${v1}\\s+requests [·▁▂▃▄▅▆▇█]{15}`));
+    expect(wt.stdout).toMatch(/all requests \(site as users saw it\)\s+requests [·▁▂▃▄▅▆▇█]{15}/);
 
     // The page said so plainly while it lasted, and the chart's site line has the outage's point.
     expect(alarm).toMatch(/^The site is failing now: [\d.]+% of requests answered 5xx in the last 10 s \(\d+ of \d+; \d+ reached no version\)$/);
