@@ -142,7 +142,11 @@ export const PAGE = `<!doctype html>
       alarm.textContent = "The site is failing now: " + (f.rate * 100).toFixed(1) + "% of requests answered 5xx in the last " + f.seconds + " s (" + f.s5xx + " of " + f.requests + (lost ? "; " + lost + " reached no version" : "") + ")";
       alarm.hidden = false;
     } else alarm.hidden = true;
-    const labels = site.t.map((t) => new Date(t * 1000).toISOString().slice(11, 19));
+    // Points before the first request logged (a dashboard just started, a quiet app) are left out, down to a minute.
+    const firstSeen = site.requests.findIndex((n) => n > 0);
+    const from = Math.max(0, Math.min(firstSeen < 0 ? site.t.length : firstSeen, site.t.length - 12));
+    const cut = (a) => a.slice(from);
+    const labels = cut(site.t).map((t) => new Date(t * 1000).toISOString().slice(11, 19));
     const shown = series.filter((x) => x.requests.some((n) => n > 0));
     let k = 0;
     const color = (v) => { const r = roleOf(v).split(" ")[0]; return colors[r] || extra[k++ % extra.length]; };
@@ -152,12 +156,12 @@ export const PAGE = `<!doctype html>
     const line = (d, data) => ({ label: d.label, data, borderColor: d.color, backgroundColor: d.color, borderDash: d.dash || [], pointRadius: 0, borderWidth: 2, tension: 0.2 });
     const set = (chart, f, only, more) => {
       chart.data.labels = labels;
-      chart.data.datasets = sets.filter((d) => !only || only(d.x)).map((d) => line(d, f(d.x))).concat(more || []);
+      chart.data.datasets = sets.filter((d) => !only || only(d.x)).map((d) => line(d, cut(f(d.x)))).concat(more || []);
       chart.update();
     };
     // A single point between gaps is drawn as a dot, or it would not show at all.
     const dots = (data) => data.map((y, i) => (y !== null && data[i - 1] == null && data[i + 1] == null ? 3 : 0));
-    const siteRate = site.errorRate.map((r) => (r === null ? null : r * 100));
+    const siteRate = cut(site.errorRate).map((r) => (r === null ? null : r * 100));
     const siteLine = { ...line({ label: "site as users saw it (every request)", color: colors.site, dash: [2, 2] }, siteRate), pointRadius: dots(siteRate) };
     set(charts.requests, (x) => x.requests.map((n) => n / s.bucket_sec));
     set(charts.errors, (x) => x.errorRate.map((r, i) => (x.requests[i] ? r * 100 : null)), null, [siteLine]);
