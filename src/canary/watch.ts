@@ -83,8 +83,8 @@ export async function watchCanary(target: WatchTarget, sources: readonly WatchSo
   const now = o.now ?? Date.now;
   const sleep = o.sleep ?? defaultSleep;
   const started = now();
-  const total = new PairSamples(target.version, target.live, o.since);
-  const per = sources.map(() => new PairSamples(target.version, target.live, o.since));
+  const total = new PairSamples(target.version, target.live, o.since, target.percent);
+  const per = sources.map(() => new PairSamples(target.version, target.live, o.since, target.percent));
   const multi = sources.length > 1;
 
   const collect = async () => {
