@@ -162,7 +162,9 @@ export async function installProgram(host: Host, program: string, confPath: stri
   // (a failed install being retried, a worker moving between releases) is started or stopped here.
   const state = await programState(host, program);
   if (run && state !== "RUNNING" && state !== "STARTING") await startProgram(host, program);
-  if (!run && state !== "STOPPED" && state !== "EXITED" && state !== "FATAL") await stopProgram(host, program);
+  // Stopped even when supervisord already is not running it (update stopped it for a changed conf):
+  // the container outlives its run script, and stopProgram stops it too.
+  if (!run) await stopProgram(host, program);
 }
 
 /** Waits while supervisord calls the program STARTING (it is RUNNING only after startsecs); returns the state then. */
