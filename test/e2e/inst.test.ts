@@ -23,6 +23,8 @@ const DIR = "/tmp/depl-inst-config";
 const base = `${ROOT}/${APP}`;
 const env = { DEPL_STATE_DIR: mkdtempSync(join(tmpdir(), "depl-inst-state-")) };
 const sh = (cmd: string) => execFileSync("sh", ["-c", cmd], { encoding: "utf8" });
+/** Whether the program's container is running (docker's view, not supervisord's). */
+const running = (program: string) => sh(`docker ps -q --filter name=^/depl-${program}$`).trim() !== "";
 const status = (program: string) => /^\S+\s+(\S+)/.exec(sh(`supervisorctl status ${program} || true`))?.[1];
 /** How a process whose container exits at once is reported (seen exited, or already started again by its run script). */
 const CRASHED = "(its container exited with code 1 after [0-9.]+ s|its container was restarted|its container stopped and was replaced|supervisord reports \\S+ FATAL)";
@@ -198,6 +200,9 @@ describe("workers run in the live release only", () => {
     expect(status(`${APP}-${a}-worker`)).toBe("STOPPED");
     expect(status(`${APP}-${b}-worker`)).toBe("RUNNING");
     expect(status(`${APP}-${a}-beat`)).toBe("RUNNING");
+    // The containers too: they outlive their run scripts, so depl stops them itself.
+    expect(running(`${APP}-${a}-worker`)).toBe(false);
+    expect(running(`${APP}-${b}-worker`)).toBe(true);
     const rb = await run(["rollback"]);
     expect(rb.code, rb.stderr).toBe(0);
     expect(status(`${APP}-${a}-worker`)).toBe("RUNNING");
