@@ -49,9 +49,9 @@ describe("staticGraph", () => {
 
 // Folders are layers, lowest first: a module imports only from its own folder,
 // a lower layer, or a folder beside it in its layer (never in a cycle). The
-// root files errors.ts and cli.ts are folders of their own.
+// root files errors.ts, timeouts.ts and cli.ts are folders of their own.
 const LAYERS: readonly (readonly string[])[] = [
-  ["errors", "naming", "config"], // names, paths and validated config: no host, no I/O beyond reading depl.yml
+  ["errors", "timeouts", "naming", "config"], // names, paths, fixed waits and validated config: no host, no I/O beyond reading depl.yml
   ["host"], // the one place that runs processes, opens SSH, speaks HTTP over a unix socket
   ["images", "supervisor", "tls", "nginx", "switch", "logs"], // one outside tool or one concern each, on one host
   ["release"], // operations on a host's releases (steps, journal, lock), their lifecycle, traffic across hosts
