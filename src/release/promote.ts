@@ -14,6 +14,7 @@ import { assertVersion } from "../naming/version.js";
 import { setLiveWorkers } from "./workers.js";
 import { ensureReleasePhase } from "./phase.js";
 import { faultPoint } from "./fault.js";
+import { HEALTH_REQUEST_MS } from "../timeouts.js";
 
 /** Refuses a version that is not installed, not running or not healthy right now. */
 export async function assertServable(a: OnHost, version: string): Promise<void> {
@@ -27,7 +28,7 @@ export async function assertServable(a: OnHost, version: string): Promise<void> 
   const state = await programState(host, program);
   if (state !== "RUNNING") throw new DeplError(`${host.name}: version ${version} is not running (supervisord: ${state})`);
   // Its load check passed at install: one request says it still answers.
-  const h = await checkHealthOnce(host, { socketPath: l.socket(version), path: config.health.path, hostHeader: config.domain, timeoutMs: 10_000 });
+  const h = await checkHealthOnce(host, { socketPath: l.socket(version), path: config.health.path, hostHeader: config.domain, timeoutMs: HEALTH_REQUEST_MS });
   if (!h.ok) throw new DeplError(`${host.name}: version ${version} is not healthy: ${h.reason}`);
 }
 

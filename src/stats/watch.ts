@@ -1,4 +1,4 @@
-import type { Context } from "../commands/context.js";
+import type { Context } from "../host/context.js";
 import { readTraffic, type TrafficState } from "../switch/traffic.js";
 import { roleOf } from "../release/inventory.js";
 import { formatStats, unansweredRole, type Labelled } from "./format.js";

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { describeResult, trafficChange, watchCanary, type WatchSource } from "../../src/canary/watch.js";
 import { SampleBuilder } from "../../src/canary/sample.js";
-import { parseSteps, resumeHint } from "../../src/canary/command.js";
+import { parseSteps, resumeHint } from "../../src/commands/canary-guard.js";
 import { DEFAULT_THRESHOLDS } from "../../src/canary/judge.js";
 import { takeLines } from "../../src/stats/tail.js";
 import { configSchema } from "../../src/config/schema.js";

@@ -5,9 +5,9 @@ import { audit } from "../release/audit.js";
 import { readTraffic } from "../switch/traffic.js";
 import { parseSince } from "../stats/compute.js";
 import { startTails } from "../stats/tail.js";
-import { hostArgs, onHosts, withContext, withLocks, type Context, type GlobalOptions } from "../commands/context.js";
-import type { Thresholds } from "./judge.js";
-import { describeResult, trafficChange, watchCanary, type WatchResult, type WatchTarget } from "./watch.js";
+import { hostArgs, onHosts, withContext, withLocks, type Context, type GlobalOptions } from "./context.js";
+import type { Thresholds } from "../canary/judge.js";
+import { describeResult, trafficChange, watchCanary, type WatchResult, type WatchTarget } from "../canary/watch.js";
 
 export interface GuardOptions {
   watch?: string;
@@ -131,7 +131,7 @@ export async function guardedCanary(g: GlobalOptions, version: string, percent: 
         out(`${text}\nCanary ${version} PASSED ${o.watch} at ${p}%`);
       }
       if (o.promote) {
-        const { promote } = await import("../commands/traffic.js");
+        const { promote } = await import("./promote.js");
         if (!o.json) await promote(g, version);
         else await captureStdout(() => promote(g, version));
         finish({ outcome: "pass", promoted: true });
