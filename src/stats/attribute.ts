@@ -1,4 +1,4 @@
-import type { RequestRecord } from "./compute.js";
+import type { RequestRecord } from "./record.js";
 
 // Who a logged request belongs to. nginx logs the version that answered
 // (X-Depl-Version) and, for a request no version answered, only where it
