@@ -27,7 +27,7 @@ const sh = (cmd: string) => execFileSync("sh", ["-c", cmd], { encoding: "utf8" }
 const running = (program: string) => sh(`docker ps -q --filter name=^/depl-${program}$`).trim() !== "";
 const status = (program: string) => /^\S+\s+(\S+)/.exec(sh(`supervisorctl status ${program} || true`))?.[1];
 /** How a process whose container exits at once is reported (seen exited, or already started again by its run script). */
-const CRASHED = "(its container exited with code 1 after [0-9.]+ s|its container was restarted|its container stopped and was replaced|supervisord reports \\S+ FATAL)";
+const CRASHED = "(its container exited with code 1( after [0-9.]+ s)?|its container was restarted|its container stopped and was replaced|supervisord reports \\S+ FATAL)";
 const WORKERS = `
 shared: { data: /app/data }
 env: { TESTAPP_SHARED: /app/data }

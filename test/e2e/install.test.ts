@@ -1,9 +1,11 @@
 import { execFileSync } from "node:child_process";
-import { statSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { depl } from "../helpers/cli.js";
 import { get } from "../helpers/http.js";
 import { cleanup, E2E, writeConfig } from "./helpers.js";
+import { LocalHost } from "../../src/host/local.js";
+import { stopProgram } from "../../src/supervisor/ctl.js";
 
 // depl's first job end to end on real Docker Engine, nginx and supervisord:
 // setup, buildinst, preview URLs, health failure, bad input.
@@ -106,12 +108,21 @@ describe("the running version", () => {
     expect(s.gid).toBe(gid);
   });
 
-  it("stops its container when supervisord stops it, and starts again", async () => {
+  it("outlives its run script: supervisorctl stop leaves the container serving, start adopts it; depl's stop stops it", async () => {
     const program = `${E2E.app}-${version}`;
     const name = `depl-${program}`;
+    const id = sh(`docker ps -q --no-trunc --filter name=^/${name}$`).trim();
+    expect(id).not.toBe("");
     sh(`supervisorctl stop ${program}`);
-    expect(sh(`docker ps -q --filter name=^${name}$`).trim()).toBe("");
-    expect((await get(E2E.port, `${version}.${E2E.domain}`)).status).not.toBe(200);
+    expect(sh(`docker ps -q --no-trunc --filter name=^/${name}$`).trim()).toBe(id);
+    expect((await get(E2E.port, `${version}.${E2E.domain}`, "/health")).status).toBe(200);
+    sh(`supervisorctl start ${program}`);
+    expect(sh(`docker ps -q --no-trunc --filter name=^/${name}$`).trim()).toBe(id);
+    expect(readFileSync(`${E2E.root}/${E2E.app}/log/${version}.log`, "utf8")).toContain(`depl: ${name} is running: following it`);
+    // depl stops the program and then its container (as remove, prune and a worker's move do).
+    await stopProgram(new LocalHost(), program);
+    expect(sh(`docker ps -q --filter name=^/${name}$`).trim()).toBe("");
+    expect((await get(E2E.port, `${version}.${E2E.domain}`, "/health")).status).not.toBe(200);
     sh(`supervisorctl start ${program}`);
     let status = 0;
     for (let i = 0; i < 60 && status !== 200; i++) {
@@ -119,8 +130,11 @@ describe("the running version", () => {
       status = (await get(E2E.port, `${version}.${E2E.domain}`, "/health")).status;
     }
     expect(status).toBe(200);
-    expect(sh(`docker ps -q --filter name=^${name}$`).trim()).not.toBe("");
+    const again = sh(`docker ps -q --no-trunc --filter name=^/${name}$`).trim();
+    expect(again).not.toBe("");
+    expect(again).not.toBe(id);
   });
+
 });
 
 describe("a version that fails its health check", () => {
