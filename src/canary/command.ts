@@ -84,7 +84,7 @@ export async function guardedCanary(g: GlobalOptions, version: string, percent: 
     const finish = (extra: Record<string, unknown>) => {
       if (o.json) {
         console.log(JSON.stringify({
-          version, live, steps: results.map((r) => ({ percent: r.percent, outcome: r.outcome, elapsed_ms: r.result.elapsedMs, ...("verdict" in r.result ? { verdict: r.result.verdict, counts: r.result.total } : {}) })),
+          version, live, steps: results.map((r) => ({ percent: r.percent, outcome: r.outcome, elapsed_ms: r.result.elapsedMs, ...("verdict" in r.result ? { verdict: r.result.verdict, counts: r.result.total, warmup_counts: r.result.warmup ?? null, alpha_spent: r.result.spent } : {}) })),
           ...extra,
         }));
       }
