@@ -114,6 +114,12 @@ describe("canary judge's guards", () => {
     expect(quantile([NaN, 0.005, Infinity, 0.001], 0.95)).toBe(0.005);
   });
 
+  it("empty sides: not enough traffic, naming what each side needs", () => {
+    const v = judge({ requests: 0, errors: 0, latencies: [] }, { requests: 0, errors: 0, latencies: [] });
+    expect(v).toMatchObject({ verdict: "not enough traffic", needed: { canary: 200, live: 200 } });
+    expect(v.reason).toContain("(200 more canary and 200 more live requests)");
+  });
+
   it("no latencies on a side: the latency checks pass with no test, the 5xx check still judges", () => {
     const v = judge({ requests: 500, errors: 100, latencies: [] }, { requests: 500, errors: 0, latencies: [NaN] });
     expect(v.verdict).toBe("fail");
