@@ -218,7 +218,8 @@ async function startWeb(a: InstallArgs, proc: Parameters<typeof dockerRunArgv>[0
   const baseline = await installProcess(host, l, config, version, "web", dockerRunArgv(proc));
   s.boundary("started");
   a.say(`${host.name}: started ${program} under supervisord; health check ${config.health.path} over ${l.socket(version)}`);
-  // A container that exits (and is started again by its run script) ends the health check at once.
+  // A container that exits (and is started again by its run script) ends the health check at once;
+  // the same watch then says up without a further wait once it has seen the container run for the stable time.
   const crashes = new StartWatch(baseline);
   const gaveUp = programGaveUp(host, program);
   const health = await waitHealthy(host, {
@@ -235,7 +236,7 @@ async function startWeb(a: InstallArgs, proc: Parameters<typeof dockerRunArgv>[0
   if (!health.ok) {
     await fail(`failed its health check: ${health.reason}`, await logTail(host, l.processLog(version, "web")));
   }
-  const up = await waitContainerUp(host, container, { baseline, abort: gaveUp });
+  const up = await waitContainerUp(host, container, { baseline, watch: crashes, abort: gaveUp });
   if (!up.ok) await fail(`did not stay up: ${up.reason}`, await logTail(host, l.processLog(version, "web")));
 }
 

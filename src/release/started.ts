@@ -99,6 +99,8 @@ export async function containerState(host: Host, name: string): Promise<Containe
 
 export interface WaitUpOptions {
   baseline: ContainerState | null;
+  /** A watch that has already seen the start (e.g. during the health check): its observations count. */
+  watch?: StartWatch;
   timeoutMs?: number;
   stableMs?: number;
   /** Says why to give up early (e.g. supervisord reports the program FATAL), or null. */
@@ -107,7 +109,7 @@ export interface WaitUpOptions {
 
 /** Waits until the container is up (StartWatch); else the reason it is not. */
 export async function waitContainerUp(host: Host, name: string, o: WaitUpOptions): Promise<{ ok: true; id: string } | { ok: false; reason: string }> {
-  const watch = new StartWatch(o.baseline, o.stableMs);
+  const watch = o.watch ?? new StartWatch(o.baseline, o.stableMs);
   const started = Date.now();
   const timeout = o.timeoutMs ?? START_TIMEOUT_MS;
   for (;;) {
