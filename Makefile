@@ -34,15 +34,15 @@ demo: setup_appserver
 ## Every suite: typecheck, unit, integration (real nginx, supervisord, Docker, sshd) beside test:prepare
 ## (builds the images the later suites share, one at a time), then end to end, the example apps,
 ## reliability and browser (Chromium) side by side (each has its own apps), then several hosts
-## (containers) beside the guarded canary and HTTPS (edge), then the restarts suite alone (it stops and
-## starts the machine's services).
+## (containers) beside the guarded canary, HTTPS (edge) and the fault points (depl killed at every step),
+## then the restarts suite alone (it stops and starts the machine's services).
 test: setup_appserver
 	scripts/install-packages.sh $(TEST_PACKAGES)
 	npm run --silent typecheck
 	npm run --silent test:unit
 	scripts/run-suites.sh "npm run test:integration" "npm run test:prepare" -- \
 	  "npm run test:e2e" "npm run test:apps" "npm run test:reliability" "npm run test:browser" -- \
-	  "npm run test:hosts" "npm run test:canary" "npm run test:edge" -- \
+	  "npm run test:hosts" "npm run test:canary" "npm run test:edge" "npm run test:faults" -- \
 	  "npm run test:restarts"
 
 test-unit:
