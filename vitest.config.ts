@@ -20,8 +20,20 @@ export default defineConfig({
         test: {
           name: "reliability",
           include: ["test/reliability/**/*.test.ts"],
-          exclude: ["test/reliability/restart-*.test.ts"],
+          exclude: ["test/reliability/restart-*.test.ts", "test/reliability/faults.test.ts"],
           globalSetup: ["test/reliability/global-setup.ts"],
+          testTimeout: 900_000,
+          hookTimeout: 900_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        // depl killed at every step boundary of each operation (app "rfault"): long and serial, so a suite
+        // of its own that CI runs beside the hosts suite rather than beside the other reliability tests.
+        test: {
+          name: "faults",
+          include: ["test/reliability/faults.test.ts"],
+          globalSetup: ["test/reliability/faults-setup.ts"],
           testTimeout: 900_000,
           hookTimeout: 900_000,
           fileParallelism: false,

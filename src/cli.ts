@@ -67,6 +67,7 @@ program
   .argument("[version]", "an installed, healthy version")
   .description("serve <version> on the base domain: one switch for all hosts (checked, staged, renamed at once, verified; any failure switches every host back); the old live version stays warm as previous")
   .option("--resume", "finish the last failed or interrupted promote (the switch, the post_promote hook)")
+  .option("--skip-release", "do not run the version's release phase (release: in depl.yml); recorded in its release.json and the audit log")
   .option("--json", "print only JSON: the version, each host's rename time and the rename skew between hosts")
   .action(async (version, o) => (await import("./commands/traffic.js")).promote(globals(), version, o));
 
@@ -82,6 +83,7 @@ program
   .argument("[version]", "an installed, healthy version")
   .argument("[percent]", "share of clients, 1% to 99%")
   .option("--stop", "send every client back to the live version")
+  .option("--skip-release", "do not run the version's release phase before its first traffic; recorded")
   .option("--json", "print only JSON, as promote does")
   .option("--watch <duration>", "judge the canary against live for this long (e.g. 10m): stopped at once when it fails (canary: in depl.yml), a pass when the window ends clean")
   .option("--steps <percents>", "a stepped rollout, e.g. 5,25,50: each step watched as --watch says")

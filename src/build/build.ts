@@ -20,6 +20,8 @@ import { BuildProgress, stepLine, type BuildEvent } from "./progress.js";
 
 /** Installed in every runtime image at /opt/depl/depl_wsgi.py. */
 export const WRAPPER_SOURCE = new URL("../../templates/runtime/depl_wsgi.py", import.meta.url);
+/** The pin check run in the build stage before any wheel is built. */
+export const PINS_SOURCE = new URL("../../templates/build/depl_pins.py", import.meta.url);
 const DEFAULT_REQUIREMENTS = "requirements.txt";
 
 export interface BuildArgs {
@@ -60,6 +62,48 @@ export class BuildFailed extends DeplError {
   constructor(message: string, readonly layers: string[], readonly seconds: number, options?: { cause?: unknown }) {
     super(message, options);
   }
+}
+
+export interface PinSubstitution {
+  requirement: string;
+  debian: string;
+  package: string;
+}
+
+/** /opt/depl/pins.json of a built image (what the pin check let Debian stand in for), through the docker CLI. */
+async function readPins(image: string): Promise<PinSubstitution[]> {
+  const { LocalHost } = await import("../host/local.js");
+  const r = await new LocalHost().run(["docker", "run", "--rm", "--entrypoint", "cat", image, "/opt/depl/pins.json"], { allowFailure: true });
+  try {
+    return r.code === 0 ? (JSON.parse(r.stdout) as PinSubstitution[]) : [];
+  } catch {
+    return [];
+  }
+}
+
+/** The substitutions as the build prints them. Pure. */
+export function pinsTable(pins: readonly PinSubstitution[]): string[] {
+  if (pins.length === 0) return [];
+  const w = Math.max(11, ...pins.map((p) => p.requirement.length));
+  return [
+    `build.python.pins: debian: Debian's versions stand in for ${pins.length} pin(s):`,
+    `  ${"REQUIREMENT".padEnd(w)}  ${"DEBIAN HAS".padEnd(10)}  PACKAGE`,
+    ...pins.map((p) => `  ${p.requirement.padEnd(w)}  ${p.debian.padEnd(10)}  ${p.package}`),
+  ];
+}
+
+/**
+ * The runtime stage's check of requirements named by name. With pins: debian
+ * Debian's version stands in for a pin, so only the names are checked there. Pure.
+ */
+export function namedCheck(names: readonly string[], pins: "strict" | "debian"): string {
+  const bare = (n: string) => {
+    const [req, ...marker] = n.split(";");
+    const name = /^\s*[A-Za-z0-9._-]+(?:\[[^\]]*\])?/.exec(req!)?.[0].trim() ?? req!.trim();
+    return marker.length ? `${name}; ${marker.join(";").trim()}` : name;
+  };
+  const lines = pins === "debian" ? names.map(bare) : names;
+  return `${lines.join("\n")}\n`;
 }
 
 /**
@@ -206,9 +250,10 @@ export async function buildRelease(args: BuildArgs): Promise<BuiltImage> {
     [
       { name: CONTEXT.dockerfile, content: dockerfile },
       { name: CONTEXT.wrapper, content: await readFile(WRAPPER_SOURCE) },
+      { name: CONTEXT.pins, content: await readFile(PINS_SOURCE) },
       ...(requirements !== null ? [{ name: CONTEXT.requirements, content: parsed.text }] : []),
       ...(reqs?.files.slice(1).map((f, i) => ({ name: requirementsCopy(i), content: f.text })) ?? []),
-      ...(reqs?.names.length ? [{ name: CONTEXT.named, content: `${reqs.names.join("\n")}\n` }] : []),
+      ...(reqs?.names.length ? [{ name: CONTEXT.named, content: namedCheck(reqs.names, config.build.python.pins) }] : []),
     ],
     never,
   );
@@ -245,6 +290,10 @@ export async function buildRelease(args: BuildArgs): Promise<BuiltImage> {
   }
   const info = await docker.getImage(progress.imageId).inspect();
   log(`built ${tag} in ${seconds.toFixed(1)} s (${progress.cachedSteps} of ${progress.steps.length} steps from cache)`);
+  // The pin check's step is cached while the requirements stay the same: what stands in is read from the image.
+  if (config.build.python.pins === "debian" && requirements !== null && !config.build.python.index_url) {
+    for (const line of pinsTable(await readPins(progress.imageId))) log(line);
+  }
   return {
     image: tag,
     imageId: info.Id,

@@ -10,6 +10,7 @@ export const CONTEXT = {
   app: "app",
   dockerfile: "depl/Dockerfile",
   wrapper: "depl/depl_wsgi.py",
+  pins: "depl/depl_pins.py",
   requirements: "depl/requirements.txt",
   named: "depl/requirements-named.txt",
 } as const;
@@ -144,6 +145,18 @@ function backendChecks(input: DockerfileInput): string[] {
   });
 }
 
+/**
+ * Every pin of the requirements checked against Debian's packages and the
+ * wheelhouse before pip builds anything: all unmet pins in one error (or, with
+ * pins: debian, Debian's versions standing in). With an index, pip resolves
+ * pins there: no check. Writes /opt/depl/pins.json (the substitutions).
+ */
+function pinCheck(py: Config["build"]["python"], file: string): string[] {
+  if (py.index_url) return [`RUN mkdir -p ${WRAPPER_DIR} && echo '[]' > ${WRAPPER_DIR}/pins.json`];
+  const args = ["--mode", py.pins, ...(py.find_links ? ["--wheelhouse", "/wheelhouse"] : []), ...(py.pins === "debian" ? ["--rewrite"] : []), file];
+  return [`COPY ${json([CONTEXT.pins, `${WRAPPER_DIR}/depl_pins.py`])}`, `RUN ${VENV}/bin/python ${WRAPPER_DIR}/depl_pins.py ${sh(args)}`];
+}
+
 /** Dependency lines of the build stage: wheelhouse, local path packages, requirements, installed into the venv. */
 function requirementsLines(input: DockerfileInput, install: (args: string[]) => string): string[] {
   const py = input.config.build.python;
@@ -159,6 +172,7 @@ function requirementsLines(input: DockerfileInput, install: (args: string[]) => 
     lines.push(
       // depl's copy: `-e ./libs/x` built as a normal wheel (an editable install needs the source tree).
       `COPY ${json([CONTEXT.requirements, `/src/${req}`])}`,
+      ...pinCheck(py, `/src/${req}`),
       install([...pipSourceArgs(py), "-r", `/src/${req}`]),
     );
   }
@@ -227,6 +241,7 @@ export function multiStageDockerfile(input: DockerfileInput): string {
     PIP_ENV,
     ...runtimeBase(input),
     `COPY --from=build ${json([`${VENV}/`, `${VENV}/`])}`,
+    ...(input.requirements !== null ? [`COPY --from=build ${json([`${WRAPPER_DIR}/pins.json`, `${WRAPPER_DIR}/pins.json`])}`] : []),
     // A requirement the build stage's Debian packages met (python3-setuptools...) must be met here too.
     ...(input.checkNamed && input.requirements !== null
       ? [`COPY ${json([CONTEXT.named, "/tmp/depl-requirements.txt"])}`, `RUN ${pip} install --no-index --dry-run -r /tmp/depl-requirements.txt && rm /tmp/depl-requirements.txt`]

@@ -1,8 +1,9 @@
 import { userInfo, hostname } from "node:os";
-import { loadConfig, type LoadedConfig } from "../config/load.js";
+import { loadConfig } from "../config/load.js";
 import { connectHost } from "../host/connect.js";
 import type { Host } from "../host/host.js";
-import { layout, type Layout } from "../naming/layout.js";
+import type { Context } from "../host/context.js";
+import { layout } from "../naming/layout.js";
 import { versionLabel } from "../naming/version.js";
 import { parseSecretsFile, type Secret } from "../config/secret.js";
 import { ConfigError, DeplError, UsageError, quote } from "../errors.js";
@@ -11,6 +12,9 @@ import { fanOut, prefixFor, reasonOf, summaryLines } from "../host/fanout.js";
 import type { OnHost } from "../release/on-host.js";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
+
+// Handlers take Context from here, with the functions that open and use it.
+export type { Context };
 
 function readSecretsFile(dir: string, file: string | undefined): Record<string, Secret> {
   if (!file) return {};
@@ -37,20 +41,6 @@ export interface GlobalOptions {
   verbose?: boolean;
   /** Seconds to wait for another command's lock (default: refuse at once). */
   wait?: number;
-}
-
-/** What every command works with: validated config, connected hosts, who is acting. */
-export interface Context extends LoadedConfig {
-  /** The selected hosts, connected; hostConfigs[i] is hosts[i]'s entry in depl.yml. */
-  hosts: Host[];
-  hostConfigs: HostConfig[];
-  layout: Layout;
-  actor: string;
-  verbose: boolean;
-  /** config.secrets plus the secrets file's: values print as [REDACTED]. */
-  secrets: Record<string, Secret>;
-  /** Progress for humans, on stderr. */
-  say: (msg: string) => void;
 }
 
 export function actorName(): string {

@@ -1,4 +1,5 @@
 import { runScript } from "../host/scripts.js";
+import { ensureLiveRestore } from "../host/engine.js";
 import { appDirs } from "../naming/layout.js";
 import type { Host } from "../host/host.js";
 import { applySite } from "../nginx/apply.js";
@@ -18,6 +19,7 @@ export async function setupHost(ctx: Context, host: Host, say: (m: string) => vo
   await runScript(host, "install-packages.sh", web ? APPSERVER_PACKAGES : APPSERVER_PACKAGES.filter((p) => p !== "nginx"), say);
   say(`${host.name}: services`);
   await runScript(host, "services.sh", ["start", "docker", ...(web ? ["nginx"] : []), "supervisor"], say);
+  await ensureLiveRestore(host, say);
   await host.run(["install", "-d", "-m", "0755", ...appDirs(l)]);
   await ensureTrafficDirs(host, l);
   if (!web) return;

@@ -1,9 +1,10 @@
-import { StatsAccumulator, parseSince } from "../stats/compute.js";
-import { formatStats, type Labelled } from "../stats/format.js";
+import { StatsAccumulator, parseSince, type StatsReport } from "../stats/compute.js";
+import { formatStats, unansweredRole, type Labelled } from "../stats/format.js";
 import { streamAccessLogs } from "../stats/read.js";
+import { readTimeline } from "../stats/timeline.js";
+import { roleLabel } from "../stats/watch.js";
 import { logLimits, rotateLogs } from "../logs/rotate.js";
 import { readTraffic, type TrafficState } from "../switch/traffic.js";
-import { roleOf } from "../release/inventory.js";
 import { withContext, type GlobalOptions } from "./context.js";
 import { UsageError } from "../errors.js";
 
@@ -27,33 +28,33 @@ export async function stats(g: GlobalOptions, o: { since: string; json?: boolean
     return;
   }
   await withContext(g, {}, async (ctx) => {
-    const since = Date.now() / 1000 - window;
-    const acc = new StatsAccumulator(since);
-    const perHost = ctx.hosts.map(() => new StatsAccumulator(since));
-    const traffics = await Promise.all(
-      ctx.hosts.map(async (host, i) => {
+    const now = Date.now() / 1000;
+    const since = now - window;
+    const reports = await Promise.all(
+      ctx.hosts.map(async (host) => {
         // Rotation is a rename and a reopen signal: safe beside a running command.
         await rotateLogs(host, ctx.layout, logLimits(ctx.config)).catch((e: Error) => ctx.say(`${host.name}: log rotation: ${e.message}`));
-        await streamAccessLogs(host, ctx.layout, since, (r) => {
-          acc.add(r);
-          perHost[i]!.add(r);
-        });
-        return readTraffic(host, ctx.layout);
+        // Where each bucket pointed when: a request no version answered counts for the side nginx chose.
+        const timeline = await readTimeline(host, ctx.layout, now);
+        const acc = new StatsAccumulator(since, (t) => timeline.at(t));
+        await streamAccessLogs(host, ctx.layout, since, (r) => acc.add(r));
+        return { acc, traffic: await readTraffic(host, ctx.layout) };
       }),
     );
-    const traffic: TrafficState | null = traffics[0] ?? null;
-    const label = (a: StatsAccumulator): Labelled[] =>
-      a.result().map((s) => {
-        const role = traffic ? roleOf(s.version, traffic) : null;
-        return { ...s, role: role === "canary" ? `canary ${traffic!.canary!.percent}%` : (role ?? "other") };
-      });
-    const rows = label(acc);
+    const traffic: TrafficState | null = reports[0]?.traffic ?? null;
+    const label = (r: StatsReport): Labelled[] => r.versions.map((s) => ({ ...s, role: roleLabel(traffic, s.version) }));
+    const beyond = (r: StatsReport) => ({ unanswered: r.unanswered.map((u) => ({ ...u, role: unansweredRole(u) })), nginx: r.nginx, site: r.site });
+    const all = StatsAccumulator.sum(reports.map((x) => x.acc));
     const multi = ctx.hosts.length > 1;
-    const hosts = multi ? Object.fromEntries(ctx.hosts.map((h, i) => [h.name, label(perHost[i]!)])) : undefined;
-    if (o.json) console.log(JSON.stringify({ since: o.since, versions: rows, ...(hosts ? { hosts } : {}) }, null, 2));
-    else {
-      console.log(formatStats(rows, o.since) + (multi ? `  (all ${ctx.hosts.length} hosts)` : ""));
-      for (const [name, r] of Object.entries(hosts ?? {})) console.log(`\n${name}:\n${formatStats(r, o.since)}`);
+    const per = reports.map((x) => x.acc.report());
+    if (o.json) {
+      console.log(JSON.stringify({
+        since: o.since, versions: label(all), ...beyond(all),
+        ...(multi ? { hosts: Object.fromEntries(ctx.hosts.map((h, i) => [h.name, label(per[i]!)])), hosts_beyond: Object.fromEntries(ctx.hosts.map((h, i) => [h.name, beyond(per[i]!)])) } : {}),
+      }, null, 2));
+    } else {
+      console.log(formatStats(label(all), o.since, all) + (multi ? `  (all ${ctx.hosts.length} hosts)` : ""));
+      if (multi) ctx.hosts.forEach((h, i) => console.log(`\n${h.name}:\n${formatStats(label(per[i]!), o.since, per[i]!)}`));
     }
   });
 }

@@ -189,6 +189,11 @@ export const configSchema = z
             index_url: z.string().url().optional(),
             /** A local directory of wheels/sdists, relative to the context. */
             find_links: z.string().optional(),
+            /**
+             * strict: an exact or ranged pin that neither Debian's packages nor the wheelhouse meet fails the
+             * build before any wheel is built, all such pins listed at once; debian: Debian's version stands in.
+             */
+            pins: z.enum(["strict", "debian"]).default("strict"),
           })
           .strict()
           .default({}),
@@ -287,6 +292,12 @@ export const configSchema = z
       .transform((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, new Secret(v)]))),
     /** A file of KEY=value secrets on the deploy machine, relative to depl.yml (mode 0600 recommended). */
     secrets_file: z.string().optional(),
+    /**
+     * The release phase: a command run once per version in its own image (its env, secrets and
+     * shared data) before it first takes real traffic (promote, or a canary): database migrations.
+     */
+    release: commandWords.optional(),
+    release_timeout: duration.pipe(z.number().min(1000, "must be at least 1s")).default("10m"),
     hooks: z
       .object({
         pre_build: hookCommand,
@@ -300,17 +311,29 @@ export const configSchema = z
       .strict()
       .default({}),
     env: z.record(z.string().regex(ENV_NAME, "expected an environment variable name"), oneLine).default({}),
-    /** Guarded canary (depl canary V N% --watch 10m): canary vs live over the window, judged every interval. */
+    /**
+     * Guarded canary (depl canary V N% --watch 10m): canary vs live over the window, judged every
+     * interval; alpha is the chance of failing a canary that is no worse than the allowances over
+     * the whole watch (the looks share it by an alpha-spending plan).
+     */
     canary: z
       .object({
+        /** The canary's 5xx rate may reach this whatever live's is. */
         max_5xx_rate: rate.default("1%"),
-        max_p95_ratio: z.number().min(1).max(100).default(1.5),
-        /** ...and by at least this much: a few cold milliseconds are no regression. */
-        min_p95_increase: duration.default("20ms"),
+        /** ...and may exceed live's by this many points (0.5% = half a point). */
+        max_5xx_increase: rate.refine((r) => r < 1, "must be below 100%").default("0%"),
+        /** The canary's median and p95 latency may exceed live's by this share. */
+        max_latency_increase: rate.default("10%"),
+        /** canary p95 / live p95 allowed, when set (else 1 + max_latency_increase). */
+        max_p95_ratio: z.number().min(1).max(100).optional(),
+        /** ...plus this much on both latency allowances: nginx logs whole milliseconds. */
+        min_p95_increase: z.union([z.literal(0), duration]).default("1ms"),
         min_requests: z.number().int().min(1).default(200),
-        /** One-sided significance level of the tests that call a difference real. */
+        /** Chance of failing a canary no worse than the allowances, over the whole watch. */
         alpha: z.number().gt(0).lt(0.5).default(0.01),
         interval: duration.pipe(z.number().min(1000, "must be at least 1s")).default("10s"),
+        /** The watch's first stretch (at most a quarter of the window): requests shown, not judged (JIT, cold caches). */
+        warmup: z.union([z.literal(0), duration]).default("60s"),
       })
       .strict()
       .default({}),

@@ -24,12 +24,14 @@ export const PAGE = `<!doctype html>
   form { background: #fff; border: 1px solid #ddd; border-radius: 6px; padding: .8em 1em; margin: 1em 0; display: flex; gap: .6em; flex-wrap: wrap; align-items: center; }
   #result { white-space: pre-wrap; font-family: ui-monospace, monospace; font-size: 13px; }
   .error { color: #b71c1c; } .ok { color: #1b5e20; }
+  #alarm { background: #b71c1c; color: #fff; font-weight: 600; font-size: 1.1em; padding: .7em 1em; border-radius: 6px; margin: .6em 0; }
 </style>
 </head>
 <body>
 <div id="app-box" hidden>app <select id="app"></select></div>
 <h1 id="title">depl</h1>
 <div class="muted" id="updated">loading…</div>
+<div id="alarm" role="alert" hidden></div>
 <div class="hosts" id="hosts"></div>
 <div id="scope-box" hidden>charts for <select id="scope"><option value="">all hosts (summed)</option></select></div>
 <div class="charts">
@@ -60,13 +62,14 @@ export const PAGE = `<!doctype html>
   const tokenKey = () => "depl-token:" + (appSel.value || "");
   tokenInput.value = sessionStorage.getItem(tokenKey()) || "";
   const headers = () => tokenInput.value ? { authorization: "Bearer " + tokenInput.value } : {};
-  const colors = { live: "#1565c0", canary: "#e65100", previous: "#9e9e9e" };
+  const colors = { live: "#1565c0", canary: "#e65100", previous: "#9e9e9e", unanswered: "#b71c1c", site: "#212121" };
   const extra = ["#6a1b9a", "#2e7d32", "#00838f", "#ad1457"];
   const mk = (id, title, unit) => new Chart($(id), {
     type: "line",
     data: { labels: [], datasets: [] },
-    options: { animation: false, maintainAspectRatio: false, spanGaps: true,
-      plugins: { title: { display: true, text: title }, legend: { position: "bottom" } },
+    // A point without requests is null and stays a gap: no line is drawn across it.
+    options: { animation: false, maintainAspectRatio: false, spanGaps: false,
+      plugins: { title: { display: true, text: title }, legend: { position: "bottom", labels: { usePointStyle: true, pointStyle: "line" } } },
       scales: { y: { beginAtZero: true, title: { display: true, text: unit } } } },
   });
   const charts = { requests: mk("c-requests", "requests per second", "req/s"), errors: mk("c-errors", "5xx rate", "%"), p95: mk("c-p95", "p95 latency", "ms") };
@@ -128,20 +131,43 @@ export const PAGE = `<!doctype html>
         scope.value = names.includes(was) ? was : "";
       }
     }
-    const series = scope.value && s.host_series && s.host_series[scope.value] ? s.host_series[scope.value] : s.series;
-    const labels = (series[0] ? series[0].t : []).map((t) => new Date(t * 1000).toISOString().slice(11, 19));
+    const byHost = scope.value && s.host_series && s.host_series[scope.value];
+    const series = byHost ? s.host_series[scope.value] : s.series;
+    const site = byHost && s.host_site ? s.host_site[scope.value] : s.site;
+    const alarm = $("alarm");
+    // The whole app's, whichever host the charts show.
+    if (s.failing) {
+      const f = s.failing;
+      const lost = s.series.filter((x) => x.kind === "unanswered").reduce((n, x) => n + x.requests.slice(-2).reduce((a, b) => a + b, 0), 0);
+      alarm.textContent = "The site is failing now: " + (f.rate * 100).toFixed(1) + "% of requests answered 5xx in the last " + f.seconds + " s (" + f.s5xx + " of " + f.requests + (lost ? "; " + lost + " reached no version" : "") + ")";
+      alarm.hidden = false;
+    } else alarm.hidden = true;
+    // Points before the first request logged (a dashboard just started, a quiet app) are left out, down to a minute.
+    const firstSeen = site.requests.findIndex((n) => n > 0);
+    const from = Math.max(0, Math.min(firstSeen < 0 ? site.t.length : firstSeen, site.t.length - 12));
+    const cut = (a) => a.slice(from);
+    const labels = cut(site.t).map((t) => new Date(t * 1000).toISOString().slice(11, 19));
     const shown = series.filter((x) => x.requests.some((n) => n > 0));
     let k = 0;
     const color = (v) => { const r = roleOf(v).split(" ")[0]; return colors[r] || extra[k++ % extra.length]; };
-    const sets = shown.map((x) => ({ x, label: x.version + " (" + roleOf(x.version) + ")", color: color(x.version) }));
-    const set = (chart, f) => {
+    const sets = shown.map((x) => x.kind === "unanswered"
+      ? { x, label: "no version answered (" + x.route + (x.version ? " " + x.version : "") + ")", color: colors.unanswered, dash: [6, 3] }
+      : { x, label: x.version + " (" + roleOf(x.version) + ")", color: color(x.version) });
+    const line = (d, data) => ({ label: d.label, data, borderColor: d.color, backgroundColor: d.color, borderDash: d.dash || [], pointRadius: 0, borderWidth: 2, tension: 0.2 });
+    const set = (chart, f, only, more) => {
       chart.data.labels = labels;
-      chart.data.datasets = sets.map((d) => ({ label: d.label, data: f(d.x), borderColor: d.color, backgroundColor: d.color, pointRadius: 0, borderWidth: 2, tension: 0.2 }));
+      chart.data.datasets = sets.filter((d) => !only || only(d.x)).map((d) => line(d, cut(f(d.x)))).concat(more || []);
       chart.update();
     };
+    // A single point between gaps is drawn as a dot, or it would not show at all.
+    const dots = (data) => data.map((y, i) => (y !== null && data[i - 1] == null && data[i + 1] == null ? 3 : 0));
+    const siteRate = cut(site.errorRate).map((r) => (r === null ? null : r * 100));
+    const siteLine = { ...line({ label: "site as users saw it (every request)", color: colors.site, dash: [2, 2] }, siteRate), pointRadius: dots(siteRate) };
     set(charts.requests, (x) => x.requests.map((n) => n / s.bucket_sec));
-    set(charts.errors, (x) => x.errorRate.map((r, i) => (x.requests[i] ? r * 100 : null)));
-    set(charts.p95, (x) => x.p95);
+    set(charts.errors, (x) => x.errorRate.map((r, i) => (x.requests[i] ? r * 100 : null)), null, [siteLine]);
+    set(charts.p95, (x) => x.p95, (x) => x.kind !== "unanswered");
+    for (const c of [charts.errors, charts.p95]) for (const d of c.data.datasets) if (!Array.isArray(d.pointRadius)) d.pointRadius = dots(d.data);
+    charts.errors.update(); charts.p95.update();
   }
   async function refresh() {
     try {

@@ -11,6 +11,7 @@ import { assertVersion } from "../naming/version.js";
 import { parsePercent } from "../release/percent.js";
 import { assertBindable, hostAllowed, isLoopback, tokenMatches, TOKEN_SECRET } from "./auth.js";
 import { PAGE } from "./page.js";
+import { failingNow, type Alarm } from "./alarm.js";
 
 /** Seconds per chart point, and points kept (10 minutes). */
 const BUCKET_SEC = 5;
@@ -33,9 +34,15 @@ interface Snapshot {
   at: string;
   bucket_sec: number;
   hosts: { name: string; traffic: TrafficState | null; releases: Pick<ReleaseRow, "version" | "state" | "health" | "process">[]; error?: string }[];
+  /** Per version (kind "version") and per route whose requests no version answered (kind "unanswered"). */
   series: ReturnType<LiveStats["total"]["series"]>;
+  /** Every logged request: the site as its users saw it. */
+  site: ReturnType<LiveStats["total"]["site"]>;
+  /** Set when the site's last points' 5xx rate passes the alarm threshold. */
+  failing: Alarm | null;
   /** The same per host (with several hosts). */
   host_series?: Record<string, ReturnType<LiveStats["total"]["series"]>>;
+  host_site?: Record<string, ReturnType<LiveStats["total"]["site"]>>;
 }
 
 export type Action = { action: "promote"; version: string } | { action: "rollback"; version?: string } | { action: "canary"; version: string; percent: string } | { action: "stop" };
@@ -177,7 +184,7 @@ async function serve(apps: { ctx: Context; g: GlobalOptions }[], o: DashboardOpt
       await Promise.all(views.map(async (v) => {
         try {
           await refreshHosts(v);
-          await v.live.poll();
+          await v.live.poll(v.hostRows.map((h) => h.traffic));
         } catch (e) {
           say(`dashboard: ${v.ctx.config.app}: ${(e as Error).message}`);
         }
@@ -209,8 +216,15 @@ async function serve(apps: { ctx: Context; g: GlobalOptions }[], o: DashboardOpt
         }
         const { ctx } = v;
         const now = Date.now() / 1000;
-        const snap: Snapshot = { app: ctx.config.app, apps: list, domain: ctx.config.domain, at: new Date().toISOString(), bucket_sec: BUCKET_SEC, hosts: v.hostRows, series: v.live.total.series(now) };
-        if (ctx.hosts.length > 1) snap.host_series = Object.fromEntries(ctx.hosts.map((h, i) => [h.name, v.live.perHost[i]!.series(now)]));
+        const site = v.live.total.site(now);
+        const snap: Snapshot = {
+          app: ctx.config.app, apps: list, domain: ctx.config.domain, at: new Date().toISOString(), bucket_sec: BUCKET_SEC, hosts: v.hostRows,
+          series: v.live.total.series(now), site, failing: failingNow(site, BUCKET_SEC),
+        };
+        if (ctx.hosts.length > 1) {
+          snap.host_series = Object.fromEntries(ctx.hosts.map((h, i) => [h.name, v.live.perHost[i]!.series(now)]));
+          snap.host_site = Object.fromEntries(ctx.hosts.map((h, i) => [h.name, v.live.perHost[i]!.site(now)]));
+        }
         return send(res, 200, { ...snap, actions: Boolean(v.token) });
       }
       if (req.method === "POST" && url.pathname === "/api/action") {

@@ -1,5 +1,6 @@
 import { request } from "node:http";
 import type { Duplex } from "node:stream";
+import { assertHttpGet } from "./checks.js";
 import type { HttpResponse } from "./host.js";
 
 export interface StreamRequest {
@@ -77,4 +78,50 @@ export function connectWithin(connecting: Promise<Duplex>, ms: number): Promise<
       },
     );
   });
+}
+
+/** The request of Host.httpGetUnix (path and Host header checked). */
+export function unixGet(path: string, opts: { host: string; timeoutMs: number }): StreamRequest {
+  assertHttpGet(path, opts.host);
+  return { method: "GET", path, headers: { host: opts.host }, timeoutMs: opts.timeoutMs };
+}
+
+/** The request of Host.httpPostUnix (path and Host header checked). */
+export function unixPost(path: string, opts: { host: string; contentType: string; body: string; timeoutMs: number }): StreamRequest {
+  assertHttpGet(path, opts.host);
+  return { method: "POST", path, headers: { host: opts.host, "content-type": opts.contentType }, body: opts.body, timeoutMs: opts.timeoutMs };
+}
+
+/**
+ * One HTTP request over a unix socket on a host, for LocalHost and SshHost
+ * alike: connect() opens the stream (Host.connectUnix), which must connect
+ * within timeoutMs; the exchange gets what is left of it. A failure names the
+ * request: "<prefix>GET http://<host><path> via <socket>: <why>". When
+ * connecting fails other than by timing out and onConnectError is given, its
+ * answer is the request's (SshHost's curl on the host).
+ */
+export async function unixRequest(
+  connect: () => Promise<Duplex>,
+  socketPath: string,
+  req: StreamRequest,
+  o: { prefix?: string; onConnectError?: (what: string) => Promise<HttpResponse> } = {},
+): Promise<HttpResponse> {
+  const what = `${o.prefix ?? ""}${req.method} http://${req.headers.host}${req.path} via ${socketPath}`;
+  const failed = (err: unknown) => {
+    const why = err instanceof HttpTimeoutError ? `timed out after ${req.timeoutMs} ms` : (err as Error).message;
+    return new Error(`${what}: ${why}`, { cause: err });
+  };
+  const start = Date.now();
+  let stream: Duplex;
+  try {
+    stream = await connectWithin(connect(), req.timeoutMs);
+  } catch (err) {
+    if (o.onConnectError && !(err instanceof HttpTimeoutError)) return o.onConnectError(what);
+    throw failed(err);
+  }
+  try {
+    return await httpOverStream(stream, { ...req, timeoutMs: Math.max(1, req.timeoutMs - (Date.now() - start)) });
+  } catch (err) {
+    throw failed(err);
+  }
 }

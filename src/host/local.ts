@@ -8,7 +8,7 @@ import { Readable, type Duplex } from "node:stream";
 import { CommandError } from "../errors.js";
 import { assertArgv, assertEnv, assertHttpGet, assertRemovable, exitCode } from "./checks.js";
 import type { FileStat, Host, HttpResponse, LoopbackRequest, RunOptions, RunResult, StagedLinks, Tunnel } from "./host.js";
-import { connectWithin, HttpTimeoutError, httpOverStream, type StreamRequest } from "./http-stream.js";
+import { connectWithin, HttpTimeoutError, httpOverStream, unixGet, unixPost, unixRequest } from "./http-stream.js";
 
 /** This machine: child processes (argv, never a shell) and node:fs. */
 export class LocalHost implements Host {
@@ -227,24 +227,11 @@ export class LocalHost implements Host {
   }
 
   async httpGetUnix(socketPath: string, path: string, opts: { host: string; timeoutMs: number }): Promise<HttpResponse> {
-    assertHttpGet(path, opts.host);
-    return this.unixRequest(socketPath, { method: "GET", path, headers: { host: opts.host }, timeoutMs: opts.timeoutMs });
+    return unixRequest(() => this.connectUnix(socketPath), socketPath, unixGet(path, opts));
   }
 
   async httpPostUnix(socketPath: string, path: string, opts: { host: string; contentType: string; body: string; timeoutMs: number }): Promise<HttpResponse> {
-    assertHttpGet(path, opts.host);
-    return this.unixRequest(socketPath, { method: "POST", path, headers: { host: opts.host, "content-type": opts.contentType }, body: opts.body, timeoutMs: opts.timeoutMs });
-  }
-
-  private async unixRequest(socketPath: string, req: StreamRequest): Promise<HttpResponse> {
-    const start = Date.now();
-    try {
-      const stream = await connectWithin(this.connectUnix(socketPath), req.timeoutMs);
-      return await httpOverStream(stream, { ...req, timeoutMs: Math.max(1, req.timeoutMs - (Date.now() - start)) });
-    } catch (err) {
-      const why = err instanceof HttpTimeoutError ? `timed out after ${req.timeoutMs} ms` : (err as Error).message;
-      throw new Error(`${req.method} http://${req.headers.host}${req.path} via ${socketPath}: ${why}`, { cause: err });
-    }
+    return unixRequest(() => this.connectUnix(socketPath), socketPath, unixPost(path, opts));
   }
 
   async httpGetLoopback(

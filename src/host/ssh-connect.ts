@@ -6,6 +6,7 @@ import type { ServerHostKeyAlgorithm } from "ssh2";
 import type { SshHostConfig } from "../config/schema.js";
 import { DeplError } from "../errors.js";
 import { checkHostKey, hostKeyAlgorithms, knownHostsName, parseKnownHosts, type KnownHost } from "./known-hosts.js";
+import { SSH_CLOSE_MS, SSH_KEEPALIVE_MS, SSH_READY_MS } from "../timeouts.js";
 
 type Endpoint = { address: string; user: string; port: number; key?: string | undefined };
 type KnownHosts = { file: string; entries: KnownHost[] };
@@ -65,8 +66,8 @@ async function open(e: Endpoint, known: KnownHosts, sock?: SshConfig["sock"]): P
       username: e.user,
       sock,
       ...auth,
-      readyTimeout: 20_000,
-      keepaliveInterval: 15_000,
+      readyTimeout: SSH_READY_MS,
+      keepaliveInterval: SSH_KEEPALIVE_MS,
       algorithms: { serverHostKey: algorithms as ServerHostKeyAlgorithm[] },
       hostVerifier: (key: Buffer) => {
         const verdict = checkHostKey(known.entries, name, key);
@@ -104,7 +105,7 @@ export function endSsh(ssh: NodeSSH): Promise<void> {
   const conn = ssh.connection;
   if (!conn) return Promise.resolve();
   return new Promise((resolve) => {
-    const timer = setTimeout(resolve, 5_000).unref();
+    const timer = setTimeout(resolve, SSH_CLOSE_MS).unref();
     conn.once("close", () => {
       clearTimeout(timer);
       resolve();

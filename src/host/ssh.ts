@@ -9,7 +9,7 @@ import { hostName, type SshHostConfig } from "../config/schema.js";
 import { CommandError } from "../errors.js";
 import { assertArgv, assertEnv, assertHttpGet, assertRemovable, exitCode } from "./checks.js";
 import { CURL_TIMED_OUT, curlGetArgv, curlPostArgv, parseCurlResponse } from "./curl.js";
-import { connectWithin, HttpTimeoutError, httpOverStream, type StreamRequest } from "./http-stream.js";
+import { unixGet, unixPost, unixRequest, type StreamRequest } from "./http-stream.js";
 import type { FileStat, Host, HttpResponse, LoopbackRequest, RunOptions, RunResult, StagedLinks, Tunnel } from "./host.js";
 import { shellQuote, shellQuoteWord } from "./shell.js";
 import { endSsh, openSsh } from "./ssh-connect.js";
@@ -294,36 +294,26 @@ export class SshHost implements Host {
   }
 
   async httpGetUnix(socketPath: string, path: string, opts: { host: string; timeoutMs: number }): Promise<HttpResponse> {
-    assertHttpGet(path, opts.host);
-    return this.unixRequest(socketPath, { method: "GET", path, headers: { host: opts.host }, timeoutMs: opts.timeoutMs });
+    return this.unixRequest(socketPath, unixGet(path, opts));
   }
 
   async httpPostUnix(socketPath: string, path: string, opts: { host: string; contentType: string; body: string; timeoutMs: number }): Promise<HttpResponse> {
-    assertHttpGet(path, opts.host);
+    const req = unixPost(path, opts);
     if (!/^[\w.+-]+\/[\w.+-]+(;[ \w=.-]*)?$/.test(opts.contentType)) throw new Error(`invalid Content-Type: ${JSON.stringify(opts.contentType)}`);
-    return this.unixRequest(socketPath, { method: "POST", path, headers: { host: opts.host, "content-type": opts.contentType }, body: opts.body, timeoutMs: opts.timeoutMs });
+    return this.unixRequest(socketPath, req);
   }
 
-  private async unixRequest(socketPath: string, req: StreamRequest): Promise<HttpResponse> {
-    const what = `${this.name}: ${req.method} http://${req.headers.host}${req.path} via ${socketPath}`;
-    if (this.noForwarding) return this.curlUnix(socketPath, req, what);
-    const start = Date.now();
-    let stream: Duplex;
-    try {
-      stream = await connectWithin(this.connectUnix(socketPath), req.timeoutMs);
-    } catch (err) {
-      if (err instanceof HttpTimeoutError) throw new Error(`${what}: timed out after ${req.timeoutMs} ms`);
-      // curl on the host tells a socket nobody listens on (its error, as before) from an sshd that forwards none.
-      const r = await this.curlUnix(socketPath, req, what);
-      this.noForwarding = "sshd refuses unix socket forwarding (AllowStreamLocalForwarding in its sshd_config)";
-      return r;
-    }
-    try {
-      return await httpOverStream(stream, { ...req, timeoutMs: Math.max(1, req.timeoutMs - (Date.now() - start)) });
-    } catch (err) {
-      const why = err instanceof HttpTimeoutError ? `timed out after ${req.timeoutMs} ms` : (err as Error).message;
-      throw new Error(`${what}: ${why}`, { cause: err });
-    }
+  private unixRequest(socketPath: string, req: StreamRequest): Promise<HttpResponse> {
+    return unixRequest(() => this.connectUnix(socketPath), socketPath, req, {
+      prefix: `${this.name}: `,
+      // connectUnix refuses at once once sshd has refused to forward. curl on the host tells a
+      // socket nobody listens on (its error, as before) from an sshd that forwards none.
+      onConnectError: async (what) => {
+        const r = await this.curlUnix(socketPath, req, what);
+        this.noForwarding ??= "sshd refuses unix socket forwarding (AllowStreamLocalForwarding in its sshd_config)";
+        return r;
+      },
+    });
   }
 
   /** The same request through curl on the host, for an sshd that forwards no unix sockets. */

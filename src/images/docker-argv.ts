@@ -26,6 +26,8 @@ export const docker = {
   createStopped: (name: string, app: string, image: string) => ["docker", "create", "--name", name, "--label", `depl.app=${app}`, image, "true"],
   /** `docker cp NAME:PATH -` into a tar file on the host (sh only redirects; the words are arguments). */
   copyOutTar: (name: string, path: string, tarFile: string) => ["sh", "-c", 'docker cp "$1:$2" - > "$3"', "sh", name, path, tarFile],
+  /** A container's id and state (running, started, finished, exit code), as one line of JSON values. */
+  inspectState: (name: string) => ["docker", "inspect", "--type", "container", "--format", "{{json .Id}} {{json .State}}", name],
   /** The engine answers. */
   info: () => ["docker", "info", "--format", "{{.ServerVersion}}"],
 } as const;

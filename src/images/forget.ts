@@ -1,7 +1,7 @@
 import { LocalHost } from "../host/local.js";
 import { docker } from "./docker-argv.js";
 import { deleteTag, type Fetch } from "./registry-api.js";
-import type { Context } from "../commands/context.js";
+import type { Context } from "../host/context.js";
 
 // When remove or prune has taken versions off every app host, the deploy
 // machine lets go of them too: the built image (unless this machine is itself

@@ -4,14 +4,14 @@
 // blobs are freed later by the registry's garbage-collect
 // (scripts/services.sh registry-gc), which needs the registry stopped.
 
+import { REGISTRY_REQUEST_MS } from "../timeouts.js";
+
 const ACCEPT = [
   "application/vnd.docker.distribution.manifest.v2+json",
   "application/vnd.docker.distribution.manifest.list.v2+json",
   "application/vnd.oci.image.manifest.v1+json",
   "application/vnd.oci.image.index.v1+json",
 ].join(", ");
-
-const TIMEOUT_MS = 5000;
 
 export type Fetch = (url: string, init?: RequestInit) => Promise<Response>;
 
@@ -24,7 +24,7 @@ export interface RegistryRepo {
 }
 
 const call = (r: RegistryRepo, path: string, init: RequestInit = {}) =>
-  (r.fetch ?? fetch)(`${r.base}/v2/${r.name}/${path}`, { ...init, signal: AbortSignal.timeout(TIMEOUT_MS) });
+  (r.fetch ?? fetch)(`${r.base}/v2/${r.name}/${path}`, { ...init, signal: AbortSignal.timeout(REGISTRY_REQUEST_MS) });
 
 /** The manifest digest a tag points to, or null when the tag is not there. */
 export async function tagDigest(r: RegistryRepo, tag: string): Promise<string | null> {

@@ -2,6 +2,7 @@ import { Transform, type Readable } from "node:stream";
 import { docker } from "./docker-argv.js";
 import type { Host } from "../host/host.js";
 import { DeplError } from "../errors.js";
+import { REGISTRY_PROBE_MS } from "../timeouts.js";
 
 export interface ImageInfo {
   id: string;
@@ -62,7 +63,7 @@ let fellBack = false;
 
 async function ownRegistryAnswers(port: number): Promise<boolean> {
   try {
-    const r = await fetch(`http://127.0.0.1:${port}/v2/`, { signal: AbortSignal.timeout(3000) });
+    const r = await fetch(`http://127.0.0.1:${port}/v2/`, { signal: AbortSignal.timeout(REGISTRY_PROBE_MS) });
     return r.status === 200;
   } catch {
     return false;

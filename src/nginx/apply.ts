@@ -3,9 +3,10 @@ import { DeplError } from "../errors.js";
 import type { Host } from "../host/host.js";
 import { isSafeAbsPath } from "../config/names.js";
 import { layout } from "../naming/layout.js";
-import { HTTP_LEVEL_CONF, httpLevelPath, includePath, renderInclude, renderSite, type SiteCertificates, type SiteConfig, type SiteHost } from "./render.js";
+import { HTTP_LEVEL_CONF, httpLevelPath, includePath, renderInclude, renderSite, type SiteConfig, type SiteHost } from "./render.js";
 import { loadTls, type TlsPlan } from "../tls/certificates.js";
-import { installCertificates, pruneCertificates, siteCertificates } from "../tls/install.js";
+import { installCertificates, pruneCertificates, siteCertificates, type SiteCertificates } from "../tls/install.js";
+import { NGINX_RELOAD_MS } from "../timeouts.js";
 
 /** How depl reaches the nginx that serves the site. The defaults mean the system's nginx. */
 export interface NginxControl {
@@ -25,7 +26,7 @@ export const DEFAULT_NGINX_CONTROL: NginxControl = {
   instanceArgs: [],
   pidFile: "/run/nginx.pid",
   reload: "auto",
-  reloadTimeoutMs: 10_000,
+  reloadTimeoutMs: NGINX_RELOAD_MS,
 };
 
 export interface NginxFile {

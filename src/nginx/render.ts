@@ -6,6 +6,7 @@ import { APP_NAME, DNS_LABEL, DOMAIN, isSafeAbsPath } from "../config/names.js";
 import { UsageError } from "../errors.js";
 import { layout } from "../naming/layout.js";
 import { BUCKET_COUNT, bucketName } from "../switch/plan.js";
+import type { SiteCertificates } from "../tls/install.js";
 
 /** The parts of the config that the nginx site depends on. */
 export type SiteConfig = Pick<Config, "app" | "domain" | "subdomains" | "root"> & {
@@ -13,9 +14,6 @@ export type SiteConfig = Pick<Config, "app" | "domain" | "subdomains" | "root"> 
   static?: Pick<NonNullable<Config["static"]>, "url"> | undefined;
   tls?: Pick<NonNullable<Config["tls"]>, "port" | "redirect" | "http2" | "certificates"> | undefined;
 };
-
-/** The certificate files on the host for each name of neededNames (src/tls/certificates.ts). */
-export type SiteCertificates = Record<string, { cert: string; key: string }>;
 
 /** What the site depends on about the host nginx runs on, not about the app. */
 export interface SiteHost {

@@ -1,4 +1,5 @@
 import type { Host } from "../host/host.js";
+import { HEALTH_PROBE_MS, HEALTH_REQUEST_MS, HEALTH_SAME_FAILURE_MS } from "../timeouts.js";
 
 export interface HealthOptions {
   socketPath: string;
@@ -48,7 +49,7 @@ function describe(path: string, f: Failure): string {
 export async function waitHealthy(host: Host, o: HealthOptions): Promise<HealthResult> {
   const now = o.now ?? Date.now;
   const sleep = o.sleep ?? defaultSleep;
-  const stableMs = o.stableFailureMs ?? 5000;
+  const stableMs = o.stableFailureMs ?? HEALTH_SAME_FAILURE_MS;
   const start = now();
   let attempts = 0;
   let last = "no answer yet";
@@ -60,10 +61,10 @@ export async function waitHealthy(host: Host, o: HealthOptions): Promise<HealthR
     if (stop) return { ok: false, reason: stop, attempts, ms: now() - start };
     const remaining = Math.max(500, o.timeoutMs - (now() - start));
     const at = now();
-    const one = await probe(host, o, Math.min(5000, remaining));
+    const one = await probe(host, o, Math.min(HEALTH_PROBE_MS, remaining));
     if (one === null) {
       same = null;
-      const round = await Promise.all(Array.from({ length: o.concurrency }, () => probe(host, o, Math.min(10_000, remaining))));
+      const round = await Promise.all(Array.from({ length: o.concurrency }, () => probe(host, o, Math.min(HEALTH_REQUEST_MS, remaining))));
       const bad = round.filter((r): r is Failure => r !== null);
       if (bad.length === 0) return { ok: true, attempts, ms: now() - start };
       last = `${bad.length} of ${o.concurrency} concurrent requests failed: ${describe(o.path, bad[0]!)}`;

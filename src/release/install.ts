@@ -3,15 +3,17 @@ import type { Host } from "../host/host.js";
 import type { Config } from "../config/schema.js";
 import { inspectImage } from "../images/ship.js";
 import { ensureTrafficDirs, readTraffic, routeVersion, unrouteVersion } from "../switch/traffic.js";
-import { installProgram, programState, waitRunning } from "../supervisor/ctl.js";
+import { installProgram, programState } from "../supervisor/ctl.js";
 import {
   containerName,
   dockerRunArgv,
   releaseEnv,
   renderEnvFile,
+  processSpec,
   renderRunScript,
   workerRunArgv,
 } from "../supervisor/program.js";
+import { containerState, StartWatch, waitContainerUp, type ContainerState } from "./started.js";
 import { applySite } from "../nginx/apply.js";
 import type { Secret } from "../config/secret.js";
 import { runReleaseHook } from "./hooks.js";
@@ -182,13 +184,13 @@ async function startRelease(a: InstallArgs, imageId: string, gid: number, s: Ste
   for (const [name, spec] of runsWorkers(a) ? Object.entries(config.processes) : []) {
     const worker = programName(config.app, version, name);
     const run = workerRuns(spec, live);
-    await installProcess(host, l, config, version, name, workerRunArgv(proc, name), run);
+    const baseline = await installProcess(host, l, config, version, name, workerRunArgv(proc, name), run);
     if (!run) {
       a.say(`${host.name}: installed ${worker}, stopped: it runs only in the live release`);
       continue;
     }
-    const state = await waitRunning(host, worker, 15_000);
-    if (state !== "RUNNING") await fail(`worker ${name} did not stay up under supervisord (${state})`, await logTail(host, l.processLog(version, name)));
+    const up = await waitContainerUp(host, containerName(config.app, version, name), { baseline, abort: programGaveUp(host, worker) });
+    if (!up.ok) await fail(`worker ${name} did not stay up: ${up.reason}`, await logTail(host, l.processLog(version, name)));
     a.say(`${host.name}: started ${worker}`);
   }
 
@@ -213,12 +215,17 @@ async function startRelease(a: InstallArgs, imageId: string, gid: number, s: Ste
   return done;
 }
 
-/** The web process: started under supervisord, healthy over its socket, and still up after startsecs. */
+/** The web process: started under supervisord, healthy over its socket, and its container still up (the same one) a stable time later. */
 async function startWeb(a: InstallArgs, proc: Parameters<typeof dockerRunArgv>[0], program: string, fail: (reason: string, detail: string) => Promise<never>, s: Steps): Promise<void> {
   const { config, layout: l, host, version } = a;
-  await installProcess(host, l, config, version, "web", dockerRunArgv(proc));
+  const container = containerName(config.app, version);
+  const baseline = await installProcess(host, l, config, version, "web", dockerRunArgv(proc));
   s.boundary("started");
   a.say(`${host.name}: started ${program} under supervisord; health check ${config.health.path} over ${l.socket(version)}`);
+  // A container that exits (and is started again by its run script) ends the health check at once;
+  // the same watch then says up without a further wait once it has seen the container run for the stable time.
+  const crashes = new StartWatch(baseline);
+  const gaveUp = programGaveUp(host, program);
   const health = await waitHealthy(host, {
     socketPath: l.socket(version),
     path: config.health.path,
@@ -226,18 +233,23 @@ async function startWeb(a: InstallArgs, proc: Parameters<typeof dockerRunArgv>[0
     timeoutMs: config.health.timeout,
     concurrency: config.health.concurrency,
     abort: async () => {
-      const s = await programState(host, program);
-      return s === "FATAL" || s === "EXITED" || s === "ABSENT" ? `supervisord reports ${program} ${s}` : null;
+      const step = crashes.observe(await containerState(host, container), Date.now());
+      return step.kind === "failed" ? step.reason : gaveUp();
     },
   });
   if (!health.ok) {
     await fail(`failed its health check: ${health.reason}`, await logTail(host, l.processLog(version, "web")));
   }
-  // supervisord calls a program RUNNING only after startsecs: until then it may still be retried.
-  const settled = await waitRunning(host, program, 15_000);
-  if (settled !== "RUNNING") {
-    await fail(`did not stay up under supervisord (${settled})`, await logTail(host, l.processLog(version, "web")));
-  }
+  const up = await waitContainerUp(host, container, { baseline, watch: crashes, abort: gaveUp });
+  if (!up.ok) await fail(`did not stay up: ${up.reason}`, await logTail(host, l.processLog(version, "web")));
+}
+
+/** Why supervisord has given up on a program (FATAL: its run script could not start), or null. */
+function programGaveUp(host: Host, program: string): () => Promise<string | null> {
+  return async () => {
+    const s = await programState(host, program);
+    return s === "FATAL" || s === "ABSENT" ? `supervisord reports ${program} ${s}` : null;
+  };
 }
 
 /**
@@ -260,11 +272,19 @@ async function alreadyServing(a: InstallArgs, program: string, meta: ReleaseMeta
   return true;
 }
 
-/** Writes a process's run script and supervisord program, and starts it. */
-async function installProcess(host: Host, l: Layout, config: Config, version: string, process: string, argv: string[], run = true): Promise<void> {
+/**
+ * Writes a process's run script and supervisord program, and starts it.
+ * Returns the container that was there before (an exited one is not this
+ * start's; a running one of the same spec is adopted by the run script).
+ */
+async function installProcess(host: Host, l: Layout, config: Config, version: string, process: string, argv: string[], run = true): Promise<ContainerState | null> {
   const program = programName(config.app, version, process);
-  await host.writeFile(l.runScript(version, process), renderRunScript(argv, containerName(config.app, version, process)), { mode: 0o755 });
+  const name = containerName(config.app, version, process);
+  const baseline = await containerState(host, name);
+  const spec = processSpec(argv, (await host.readFile(l.envFile(version))) ?? "");
+  await host.writeFile(l.runScript(version, process), renderRunScript(argv, name, spec), { mode: 0o755 });
   await installProgram(host, program, l.programConf(program), processConf(l, config.app, version, process, run), run);
+  return baseline;
 }
 
 /** Retires every process the release was installed with (release.json) and any the host still has of it. */

@@ -7,6 +7,7 @@ import { readTraffic, type TrafficState } from "../switch/traffic.js";
 import { programName, type Layout } from "../naming/layout.js";
 import { readRelease, type ReleaseMeta } from "./metadata.js";
 import { openConnections } from "./drain.js";
+import { LIST_HEALTH_MS } from "../timeouts.js";
 
 export type Role = "live" | "canary" | "previous" | null;
 
@@ -74,7 +75,7 @@ export async function inventory(host: Host, config: Config, l: Layout): Promise<
     let health: ReleaseRow["health"] = "down";
     if (process === "RUNNING") {
       const r = await host
-        .httpGetUnix(l.socket(version), config.health.path, { host: config.domain, timeoutMs: 3000 })
+        .httpGetUnix(l.socket(version), config.health.path, { host: config.domain, timeoutMs: LIST_HEALTH_MS })
         .catch(() => null);
       health = r?.status === 200 ? "healthy" : "unhealthy";
     }

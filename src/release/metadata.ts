@@ -22,6 +22,8 @@ export interface ReleaseMeta {
   alias?: string | null;
   /** The workers it was installed with; every_release ones run even when it is not live. */
   processes?: Record<string, { every_release: boolean }>;
+  /** The release phase (config `release`), once it passed or was skipped: it runs once per version. */
+  release_phase?: { result: "ok" | "skipped"; at: string; by: string; host: string; seconds?: number } | null;
 }
 
 export async function readRelease(host: Host, l: Layout, version: string): Promise<ReleaseMeta | null> {

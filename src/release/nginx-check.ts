@@ -2,6 +2,7 @@ import type { Config } from "../config/schema.js";
 import type { Host } from "../host/host.js";
 import { bodyHead } from "./health.js";
 import { versionLabel } from "../naming/version.js";
+import { HEALTH_REQUEST_MS } from "../timeouts.js";
 
 /**
  * Which version nginx serves on the base domain's health path to a client of
@@ -11,7 +12,7 @@ import { versionLabel } from "../naming/version.js";
 export async function versionServedByNginx(host: Host, config: Config): Promise<{ status: number; version: string | null }> {
   try {
     const { port, tls } = nginxEntry(config);
-    const r = await host.httpGetLoopback(port, config.health.path, { host: config.domain, headers: { cookie: "depl_bucket=99" }, timeoutMs: 10_000, tls });
+    const r = await host.httpGetLoopback(port, config.health.path, { host: config.domain, headers: { cookie: "depl_bucket=99" }, timeoutMs: HEALTH_REQUEST_MS, tls });
     return { status: r.status, version: r.headers["x-depl-version"] ?? null };
   } catch {
     return { status: 0, version: null };
@@ -43,7 +44,7 @@ export async function previewServedByNginx(host: Host, config: Config, version: 
   const what = `GET ${scheme}://${name}${port === (tls ? 443 : 80) ? "" : `:${port}`}${config.health.path} through nginx`;
   let res;
   try {
-    res = await host.httpGetLoopback(port, config.health.path, { host: name, timeoutMs: 10_000, tls });
+    res = await host.httpGetLoopback(port, config.health.path, { host: name, timeoutMs: HEALTH_REQUEST_MS, tls });
   } catch (e) {
     return { ok: false, status: 0, version: null, detail: `${what}: no answer (${(e as Error).message.split("\n")[0]})` };
   }

@@ -12,7 +12,9 @@ import { readRelease } from "./metadata.js";
 import { versionServedByNginx } from "./nginx-check.js";
 import { assertVersion } from "../naming/version.js";
 import { setLiveWorkers } from "./workers.js";
+import { ensureReleasePhase } from "./phase.js";
 import { faultPoint } from "./fault.js";
+import { HEALTH_REQUEST_MS } from "../timeouts.js";
 
 /** Refuses a version that is not installed, not running or not healthy right now. */
 export async function assertServable(a: OnHost, version: string): Promise<void> {
@@ -26,7 +28,7 @@ export async function assertServable(a: OnHost, version: string): Promise<void> 
   const state = await programState(host, program);
   if (state !== "RUNNING") throw new DeplError(`${host.name}: version ${version} is not running (supervisord: ${state})`);
   // Its load check passed at install: one request says it still answers.
-  const h = await checkHealthOnce(host, { socketPath: l.socket(version), path: config.health.path, hostHeader: config.domain, timeoutMs: 10_000 });
+  const h = await checkHealthOnce(host, { socketPath: l.socket(version), path: config.health.path, hostHeader: config.domain, timeoutMs: HEALTH_REQUEST_MS });
   if (!h.ok) throw new DeplError(`${host.name}: version ${version} is not healthy: ${h.reason}`);
 }
 
@@ -62,7 +64,7 @@ export interface SwitchReport extends FleetSwitch {
  * failed and why. A rerun after an interrupted promote finishes it: hosts
  * already switched have nothing to rename and are only checked.
  */
-export async function promote(hosts: readonly OnHost[], target: (a: OnHost) => string, action: "promote" | "rollback" = "promote"): Promise<SwitchReport> {
+export async function promote(hosts: readonly OnHost[], target: (a: OnHost) => string, action: "promote" | "rollback" = "promote", o: { skipRelease?: boolean } = {}): Promise<SwitchReport> {
   const started = Date.now();
   const versions = Object.fromEntries(hosts.map((a) => [a.host.name, target(a)]));
   await onEach(hosts, (a) => assertServable(a, target(a)), "nothing was changed");
@@ -90,6 +92,16 @@ export async function promote(hosts: readonly OnHost[], target: (a: OnHost) => s
     const stays = hosts.length === 1 ? (before[0]!.live ? `${before[0]!.live} stays live with its workers` : "no version is live") : "every host keeps its live version and workers";
     throw new DeplError(`${why}; ${stays}`);
   };
+
+  // The release phase (migrations) runs once per version, before it first takes traffic; never for a rollback.
+  if (action === "promote" && !hosts.every((a, i) => before[i]!.live === target(a))) {
+    try {
+      await ensureReleasePhase(hosts, target(hosts[0]!), { action, skip: o.skipRelease });
+    } catch (e) {
+      await failed(`${action} stopped: ${(e as Error).message}`);
+    }
+  }
+  faultPoint(`${action}:release`);
 
   // Workers: every host's old live-only workers stop before any new one starts.
   try {
@@ -140,13 +152,15 @@ export async function rollbackTarget(a: OnHost, version?: string): Promise<strin
 }
 
 /** A sticky share of clients to `version` on every host, in one switch for all. */
-export async function canary(hosts: readonly OnHost[], version: string, percent: number): Promise<SwitchReport> {
+export async function canary(hosts: readonly OnHost[], version: string, percent: number, o: { skipRelease?: boolean } = {}): Promise<SwitchReport> {
   await onEach(hosts, (a) => assertServable(a, version), "nothing was changed");
   const before = await onEach(hosts, async (a) => {
     const links = await readTrafficLinks(a.host, a.layout);
     planSetCanary(a.layout, links, version, percent); // refuses a canary with no live version, or of the live one
     return describeTraffic(links);
   }, "nothing was changed");
+  // A canary is real traffic: the version's release phase runs first (once).
+  await ensureReleasePhase(hosts, version, { action: "canary", skip: o.skipRelease });
   const sw = await switchFleet(hosts, { action: "canary", plan: async (a, links) => ({ ops: planSetCanary(a.layout, links, version, percent) }) });
   await onEach(hosts, async (a, i) => {
     const after = await saveState(a);

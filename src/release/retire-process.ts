@@ -2,7 +2,7 @@ import { DeplError } from "../errors.js";
 import type { Host } from "../host/host.js";
 import { docker } from "../images/docker-argv.js";
 import { programName, type Layout } from "../naming/layout.js";
-import { allProgramCommands, removeProgram, SUPERVISOR_CONF_DIR } from "../supervisor/ctl.js";
+import { allProgramCommands, removeProgram, stopProgram, STOP_GRACE_SECONDS, SUPERVISOR_CONF_DIR } from "../supervisor/ctl.js";
 import { containerName } from "../supervisor/program.js";
 import { confCommand, parseContainerRows, processOfProgram, programOfConfFile, runScriptOwner, type ContainerRow } from "./owners.js";
 
@@ -10,9 +10,6 @@ import { confCommand, parseContainerRows, processOfProgram, programOfConfFile, r
 // conf and include link, and its container. A container may outlive its
 // program (the run script may adopt a running one), so it is stopped and
 // removed here by name, never left to supervisord.
-
-/** Seconds a container gets between SIGTERM and SIGKILL: supervisord's stopwaitsecs for the program. */
-export const STOP_GRACE_SECONDS = 30;
 
 /** docker stop, then docker rm -f, of one container. Pure. */
 export function containerRetireArgv(name: string, graceSeconds: number): [string[], string[]] {
@@ -67,6 +64,8 @@ export interface RetireOptions {
  */
 export async function retireProcess(host: Host, l: Layout, app: string, version: string, process: string, o: RetireOptions = {}): Promise<void> {
   const program = programName(app, version, process);
+  // stopProgram stops the container too, within the grace period; removeProgram's own stop is then a no-op.
+  await stopProgram(host, program, { graceSeconds: o.graceSeconds });
   await removeProgram(host, program, l.programConf(program));
   await retireContainer(host, containerName(app, version, process), o.graceSeconds);
 }

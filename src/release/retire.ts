@@ -1,7 +1,6 @@
 import { DeplError } from "../errors.js";
 import { docker } from "../images/docker-argv.js";
 import { programState, startProgram, stopProgram } from "../supervisor/ctl.js";
-import { containerName } from "../supervisor/program.js";
 import { versionTarget } from "../switch/plan.js";
 import { readTraffic, routeVersion, unrouteVersion, type TrafficState } from "../switch/traffic.js";
 import { audit } from "./audit.js";
@@ -73,8 +72,8 @@ export async function removeRelease(a: OnHost, version: string, why = "remove", 
         const running: string[] = [];
         for (const { process, program } of programs) {
           if ((await programState(host, program)) === "RUNNING") running.push(program);
-          if (forcing && process === "web") await stopClosing(a, program, containerName(config.app, version, process));
-          else await stopProgram(host, program);
+          // --force: the app gets FORCE_GRACE_SECONDS instead of gunicorn's graceful wait for open sockets.
+          await stopProgram(host, program, forcing && process === "web" ? { graceSeconds: FORCE_GRACE_SECONDS } : {});
         }
         return running;
       },
@@ -103,24 +102,6 @@ export async function removeRelease(a: OnHost, version: string, why = "remove", 
 /** Seconds the app gets to close its connections when remove --force stops it (else gunicorn waits up to its graceful timeout, 20 s). */
 export const FORCE_GRACE_SECONDS = 2;
 
-/**
- * stopProgram for remove --force: once supervisord is stopping the program
- * (so it will not start it again), the container gets SIGKILL after
- * FORCE_GRACE_SECONDS instead of gunicorn's graceful wait for open sockets.
- */
-async function stopClosing(a: OnHost, program: string, container: string): Promise<void> {
-  const stopping = stopProgram(a.host, program);
-  for (let i = 0; i < 50; i++) {
-    const state = await programState(a.host, program);
-    if (state === "STOPPING") {
-      await a.host.run(docker.stop(container, FORCE_GRACE_SECONDS), { allowFailure: true });
-      break;
-    }
-    if (state !== "RUNNING" && state !== "STARTING") break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  await stopping;
-}
 
 export interface PrunePolicy {
   keep: number;

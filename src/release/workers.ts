@@ -1,10 +1,11 @@
 import type { Config } from "../config/schema.js";
 import { DeplError } from "../errors.js";
-import { installProgram, waitRunning } from "../supervisor/ctl.js";
-import { renderProgramConf } from "../supervisor/program.js";
+import { installProgram, programState } from "../supervisor/ctl.js";
+import { containerName, renderProgramConf } from "../supervisor/program.js";
 import { programName, type Layout } from "../naming/layout.js";
 import { readRelease, type ReleaseMeta } from "./metadata.js";
 import type { OnHost } from "./on-host.js";
+import { containerState, waitContainerUp } from "./started.js";
 
 // Workers (config `processes`) run in the live release only, unless a process
 // opts in with every_release: two releases' queue workers must not share a
@@ -51,10 +52,15 @@ export async function setLiveWorkers(a: OnHost, version: string, live: boolean):
     if (spec.every_release) continue;
     if (!(await host.exists(l.runScript(version, name)))) continue;
     const program = programName(config.app, version, name);
+    const container = containerName(config.app, version, name);
+    const baseline = await containerState(host, container);
     await installProgram(host, program, l.programConf(program), processConf(l, config.app, version, name, live), live);
     if (live) {
-      const state = await waitRunning(host, program, 15_000);
-      if (state !== "RUNNING") throw new DeplError(`${host.name}: worker ${name} of ${version} did not stay up under supervisord (${state}); see depl logs ${version} --process ${name}`);
+      const up = await waitContainerUp(host, container, {
+        baseline,
+        abort: async () => ((await programState(host, program)) === "FATAL" ? `supervisord reports ${program} FATAL` : null),
+      });
+      if (!up.ok) throw new DeplError(`${host.name}: worker ${name} of ${version} did not stay up: ${up.reason}; see depl logs ${version} --process ${name}`);
     }
     changed.push(name);
   }

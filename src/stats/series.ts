@@ -1,14 +1,13 @@
-import type { RequestRecord, VersionStats } from "./compute.js";
-
-interface Bucket {
-  requests: number;
-  byClass: number[];
-  /** request time in 0.1 ms steps -> count (as StatsAccumulator keeps them). */
-  times: Map<number, number>;
-}
+import type { TrafficAt } from "./attribute.js";
+import { Tallies, Tally, targetOfKey, type RequestRecord, type StatsReport, type VersionStats } from "./compute.js";
 
 export interface VersionSeries {
+  /** "version": requests a version answered; "unanswered": requests nginx sent to `route` that no version answered. */
+  kind: "version" | "unanswered";
+  /** The version (for "unanswered", the one the route meant, or "" when unknown). */
   version: string;
+  /** For "unanswered": live, canary, preview or forced. */
+  route?: string;
   /** Start of each bucket, seconds since the epoch, oldest first. */
   t: number[];
   requests: number[];
@@ -19,25 +18,25 @@ export interface VersionSeries {
   p95: (number | null)[];
 }
 
-function percentileOf(times: Map<number, number>, total: number, p: number): number {
-  if (total === 0) return 0;
-  const rank = Math.max(1, Math.ceil((p / 100) * total));
-  let seen = 0;
-  for (const [key, n] of [...times.entries()].sort((a, b) => a[0] - b[0])) {
-    seen += n;
-    if (seen >= rank) return Math.round(key) / 10;
-  }
-  return 0;
+/** Every logged request per bucket: what the site's users saw. */
+export interface SiteSeries {
+  t: number[];
+  requests: number[];
+  s5xx: number[];
+  /** null for a bucket without requests: a gap, not a 0%. */
+  errorRate: (number | null)[];
 }
 
 /**
- * Requests per version in fixed time buckets (a minute for `stats --watch`,
- * seconds for the dashboard), keeping `keep` buckets: both the sliding-window
- * table and the charts come from it. Memory grows with versions x buckets x
- * the spread of request times, not with requests. Pure.
+ * Requests in fixed time buckets (a minute for `stats --watch`, seconds for
+ * the dashboard), keeping `keep` buckets, each request in one place: the
+ * version that answered it, the side nginx sent it to when none did, or
+ * nginx itself. Both the sliding-window table and the charts come from it.
+ * Memory grows with keys x buckets x the spread of request times, not with
+ * requests. Pure.
  */
 export class TimeSeries {
-  private readonly by = new Map<string, Map<number, Bucket>>();
+  private readonly by = new Map<number, Tallies>();
   constructor(
     readonly bucketSec: number,
     readonly keep: number,
@@ -47,68 +46,75 @@ export class TimeSeries {
     return Math.floor(t / this.bucketSec);
   }
 
-  add(r: RequestRecord): void {
-    if (r.version === null) return;
-    let m = this.by.get(r.version);
-    if (!m) this.by.set(r.version, (m = new Map()));
+  /** `traffic`: where the live site's buckets pointed when the request was made (null: unknown). */
+  add(r: RequestRecord, traffic: TrafficAt | null = null): void {
     const i = this.index(r.time);
-    let b = m.get(i);
-    if (!b) m.set(i, (b = { requests: 0, byClass: [0, 0, 0, 0, 0, 0], times: new Map() }));
-    b.requests++;
-    const cls = Math.floor(r.status / 100);
-    if (cls >= 0 && cls <= 5) b.byClass[cls]!++;
-    const key = Math.round(r.requestTime * 10_000);
-    b.times.set(key, (b.times.get(key) ?? 0) + 1);
+    let b = this.by.get(i);
+    if (!b) this.by.set(i, (b = new Tallies()));
+    b.add(r, traffic);
   }
 
   /** Forgets buckets older than the `keep` ending with the one holding `now`. */
   prune(now: number): void {
     const first = this.index(now) - this.keep + 1;
-    for (const [v, m] of this.by) {
-      for (const i of m.keys()) if (i < first) m.delete(i);
-      if (m.size === 0) this.by.delete(v);
-    }
+    for (const i of this.by.keys()) if (i < first) this.by.delete(i);
   }
 
-  /** Every version's series over the last `keep` buckets up to `now`. */
-  series(now: number): VersionSeries[] {
+  private indices(now: number): number[] {
     const last = this.index(now);
-    const idx = Array.from({ length: this.keep }, (_, k) => last - this.keep + 1 + k);
-    return [...this.by.entries()].map(([version, m]) => {
-      const bs = idx.map((i) => m.get(i));
-      return {
-        version,
-        t: idx.map((i) => i * this.bucketSec),
-        requests: bs.map((b) => b?.requests ?? 0),
-        s5xx: bs.map((b) => b?.byClass[5] ?? 0),
-        errorRate: bs.map((b) => (b && b.requests ? b.byClass[5]! / b.requests : 0)),
-        p95: bs.map((b) => (b && b.requests ? percentileOf(b.times, b.requests, 95) : null)),
-      };
-    });
+    return Array.from({ length: this.keep }, (_, k) => last - this.keep + 1 + k);
   }
 
-  /** The figures of `depl stats` over the buckets since `since` (seconds). */
-  stats(since: number): VersionStats[] {
-    const from = this.index(since);
-    const rows: Omit<VersionStats, "share">[] = [];
-    let total = 0;
-    for (const [version, m] of this.by) {
-      const times = new Map<number, number>();
-      const byClass = [0, 0, 0, 0, 0, 0];
-      let requests = 0;
-      for (const [i, b] of m) {
-        if (i < from) continue;
-        requests += b.requests;
-        b.byClass.forEach((n, k) => (byClass[k]! += n));
-        for (const [key, n] of b.times) times.set(key, (times.get(key) ?? 0) + n);
-      }
-      if (requests === 0) continue;
-      total += requests;
-      rows.push({
-        version, requests, s2xx: byClass[2]!, s3xx: byClass[3]!, s4xx: byClass[4]!, s5xx: byClass[5]!, errorRate: byClass[5]! / requests,
-        p50: percentileOf(times, requests, 50), p95: percentileOf(times, requests, 95), p99: percentileOf(times, requests, 99),
-      });
+  /** Every version's series, then every unanswered route's, over the last `keep` buckets up to `now`. */
+  series(now: number): VersionSeries[] {
+    const idx = this.indices(now);
+    const t = idx.map((i) => i * this.bucketSec);
+    const buckets = idx.map((i) => this.by.get(i));
+    const keys = { version: new Set<string>(), unanswered: new Set<string>() };
+    for (const b of buckets) {
+      if (!b) continue;
+      for (const k of b.versions.keys()) keys.version.add(k);
+      for (const k of b.unanswered.keys()) keys.unanswered.add(k);
     }
-    return rows.map((r) => ({ ...r, share: r.requests / total })).sort((a, b) => b.requests - a.requests);
+    const one = (kind: "version" | "unanswered", key: string): VersionSeries => {
+      const ts = buckets.map((b) => (kind === "version" ? b?.versions : b?.unanswered)?.get(key));
+      const target = kind === "unanswered" ? targetOfKey(key) : null;
+      return {
+        kind,
+        version: target ? (target.version ?? "") : key,
+        ...(target ? { route: target.route } : {}),
+        t,
+        requests: ts.map((x) => x?.requests ?? 0),
+        s5xx: ts.map((x) => x?.byClass[5] ?? 0),
+        errorRate: ts.map((x) => (x && x.requests ? x.byClass[5]! / x.requests : 0)),
+        p95: ts.map((x) => (x && x.requests ? x.percentile(95) : null)),
+      };
+    };
+    return [...[...keys.version].map((k) => one("version", k)), ...[...keys.unanswered].map((k) => one("unanswered", k))];
+  }
+
+  /** The site as its users saw it: every logged request per bucket. */
+  site(now: number): SiteSeries {
+    const idx = this.indices(now);
+    const ts: (Tally | undefined)[] = idx.map((i) => this.by.get(i)?.site);
+    return {
+      t: idx.map((i) => i * this.bucketSec),
+      requests: ts.map((x) => x?.requests ?? 0),
+      s5xx: ts.map((x) => x?.byClass[5] ?? 0),
+      errorRate: ts.map((x) => (x && x.requests ? x.byClass[5]! / x.requests : null)),
+    };
+  }
+
+  /** Everything `depl stats` shows, over the buckets since `since` (seconds). */
+  report(since: number): StatsReport {
+    const from = this.index(since);
+    const sum = new Tallies();
+    for (const [i, b] of this.by) if (i >= from) sum.merge(b);
+    return sum.report();
+  }
+
+  /** The per-version figures of `depl stats` over the buckets since `since` (seconds). */
+  stats(since: number): VersionStats[] {
+    return this.report(since).versions;
   }
 }

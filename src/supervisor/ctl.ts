@@ -1,6 +1,8 @@
 import { posix } from "node:path";
 import { DeplError } from "../errors.js";
 import type { Host } from "../host/host.js";
+import { docker } from "../images/docker-argv.js";
+import { containerOf } from "./program.js";
 import { xmlRpcCall, XmlRpcFault, XmlRpcUnreachable, type XmlRpcValue } from "./xmlrpc.js";
 
 // supervisord is asked over XML-RPC on its unix socket (what supervisorctl
@@ -182,7 +184,9 @@ export async function installProgram(host: Host, program: string, confPath: stri
   // (a failed install being retried, a worker moving between releases) is started or stopped here.
   const state = await programState(host, program);
   if (run && state !== "RUNNING" && state !== "STARTING") await startProgram(host, program);
-  if (!run && state !== "STOPPED" && state !== "EXITED" && state !== "FATAL") await stopProgram(host, program);
+  // Stopped even when supervisord already is not running it (update stopped it for a changed conf):
+  // the container outlives its run script, and stopProgram stops it too.
+  if (!run) await stopProgram(host, program);
 }
 
 /** Waits while supervisord calls the program STARTING (it is RUNNING only after startsecs); returns the state then. */
@@ -206,16 +210,34 @@ export async function startProgram(host: Host, program: string): Promise<void> {
   await keepAutostart(host, program, true);
 }
 
-/** Stops the program; it stays stopped across a supervisord restart or a reboot (autostart off in its conf). */
-export async function stopProgram(host: Host, program: string): Promise<void> {
+/** Seconds a stopping app gets before SIGKILL (gunicorn's graceful timeout is 20 s), as supervisord's stopwaitsecs was. */
+export const STOP_GRACE_SECONDS = 30;
+
+/**
+ * Stops the program and its container; it stays stopped across a supervisord
+ * restart or a reboot (autostart off in its conf). The container outlives its
+ * run script (see renderRunScript), so stopping the program only stops
+ * following it: the container is stopped here, with `graceSeconds` for the
+ * app to finish its requests.
+ */
+export async function stopProgram(host: Host, program: string, o: { graceSeconds?: number } = {}): Promise<void> {
   try {
     await rpc(host, "supervisor.stopProcess", [program, true], 120_000);
   } catch (e) {
     if (!(e instanceof XmlRpcFault)) throw e;
-    if (e.faultCode === BAD_NAME) return;
+    if (e.faultCode === BAD_NAME) return stopContainer(host, containerOf(program), o.graceSeconds);
     if (e.faultCode !== NOT_RUNNING) throw faultError(host, `stop ${program}`, e);
   }
   await keepAutostart(host, program, false);
+  await stopContainer(host, containerOf(program), o.graceSeconds);
+}
+
+/** `docker stop` of a process's container; one that is not there (or not running) is no error. */
+export async function stopContainer(host: Host, name: string, graceSeconds = STOP_GRACE_SECONDS): Promise<void> {
+  const r = await host.run(docker.stop(name, graceSeconds), { allowFailure: true });
+  if (r.code !== 0 && !/No such container/i.test(r.stderr)) {
+    throw new DeplError(`${host.name}: docker stop ${name} failed (exit ${r.code}): ${r.stderr.trim().split("\n")[0]}`);
+  }
 }
 
 /** The conf text with autostart set to `on`. Pure. */

@@ -3,8 +3,10 @@ import { posix } from "node:path";
 import { X509Certificate } from "node:crypto";
 import type { Host } from "../host/host.js";
 import type { Layout } from "../naming/layout.js";
-import type { SiteCertificates } from "../nginx/render.js";
 import { certNames, type Certificate, type TlsPlan } from "./certificates.js";
+
+/** The certificate files on the host for each name of neededNames (./certificates.ts), as the nginx site names them. */
+export type SiteCertificates = Record<string, { cert: string; key: string }>;
 
 /** Where one certificate and its key go on a host. Pure. */
 export function hostFiles(l: Layout, c: Pick<Certificate, "id">): { cert: string; key: string } {

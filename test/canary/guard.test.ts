@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { depl, REPO } from "../helpers/cli.js";
+import { depl, REPO, expectExit } from "../helpers/cli.js";
 import { buildinst, deployLive, removeApp, testApp, writeAppConfig } from "../helpers/app.js";
 import { startLoad } from "../helpers/load.js";
 
@@ -9,7 +9,8 @@ import { startLoad } from "../helpers/load.js";
 // guard.localhost, /srv/depl-guard. Short windows; checks every 2 s.
 
 const T = testApp("guard");
-const CANARY = "canary: { interval: 2s, min_requests: 200 }\n";
+// No warm-up: the first test times the stop from the first requests.
+const CANARY = "canary: { interval: 2s, min_requests: 200, warmup: 0s }\n";
 const INTERVAL_S = 2;
 let config: string;
 let v1: string;
@@ -44,7 +45,7 @@ describe("depl canary --watch", () => {
     const res2 = await after.stop();
     expect(r.code, r.stdout + r.stderr).toBe(1);
     expect(r.stdout).toMatch(/FAIL 5xx rate: canary \d+\/\d+ \([\d.]+%\) vs live 0\/\d+/);
-    expect(r.stdout).toMatch(/two-proportion z-test, one-sided: p=\S+ \(significant/);
+    expect(r.stdout).toMatch(/Fisher exact vs live, and exact binomial vs [\d.]+%, one-sided: p=\S+ \(significant at this look's/);
     expect(r.stdout).toContain(`every client is served ${v1}`);
     expect(r.stderr).toContain(`canary ${bad} failed its watch and was stopped`);
     expect(state().canary).toBeNull();
@@ -78,10 +79,12 @@ describe("depl canary --watch", () => {
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toMatch(new RegExp(`canary ${good} 30%: \\d+ req, 0 5xx`));
     expect(r.stdout).toContain(`Canary ${good} PASSED 12s at 30%`);
-    expect(r.stdout).toMatch(/ok   5xx rate: .*two-proportion z-test/);
-    expect(r.stdout).toMatch(/ok   p95 latency: .*Mann-Whitney U/);
+    expect(r.stdout).toMatch(/ok   5xx rate: .*Fisher exact vs live/);
+    expect(r.stdout).toMatch(/ok   median latency: .*Mann-Whitney U/);
+    expect(r.stdout).toMatch(/ok   p95 latency: .*exact binomial/);
+    expect(r.stdout).toMatch(/rules out \(98% bounds at the last look\): 5xx rate more than \+[\d.]+ points above live/);
     expect(state().canary).toEqual({ version: good, percent: 30 });
-    expect((await depl(["-c", config, "canary", "--stop"])).code).toBe(0);
+    expectExit(await depl(["-c", config, "canary", "--stop"]));
   });
 
   it("says not enough traffic, never a pass, and leaves the canary as it is", async () => {
@@ -91,18 +94,18 @@ describe("depl canary --watch", () => {
     expect(out.outcome).toBe("not enough traffic");
     expect(out.steps[0]!.verdict.reason).toMatch(/canary \d+ and live \d+ requests; at least 200 each/);
     expect(state().canary).toEqual({ version: good, percent: 5 });
-    expect((await depl(["-c", config, "canary", "--stop"])).code).toBe(0);
+    expectExit(await depl(["-c", config, "canary", "--stop"]));
   });
 
   it("ends the watch without undoing someone else's canary change", async () => {
     const p = depl(["-c", config, "canary", good, "10%", "--watch", "30s"]);
     await waitFor(() => state().canary?.percent === 10);
-    expect((await depl(["-c", config, "canary", good, "40%", "--wait", "30"])).code).toBe(0);
+    expectExit(await depl(["-c", config, "canary", good, "40%", "--wait", "30"]));
     const r = await p;
-    expect(r.code).toBe(1);
+    expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toContain(`the canary is now ${good} at 40%, not ${good} at 10%; depl left it as it is`);
     expect(state().canary).toEqual({ version: good, percent: 40 });
-    expect((await depl(["-c", config, "canary", "--stop"])).code).toBe(0);
+    expectExit(await depl(["-c", config, "canary", "--stop"]));
   });
 });
 

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { depl, REPO } from "../helpers/cli.js";
+import { depl, REPO, expectExit } from "../helpers/cli.js";
 import { buildinst, deployLive, removeApp, testApp } from "../helpers/app.js";
 import { startLoad } from "../helpers/load.js";
 import { gotoSteady } from "../helpers/browser.js";
@@ -87,7 +87,7 @@ describe("depl dashboard in Chromium", () => {
   });
 
   it("during a canary, the charts show canary and live side by side", async () => {
-    expect((await depl(["-c", config, "canary", v2, "30%"])).code).toBe(0);
+    expectExit(await depl(["-c", config, "canary", v2, "30%"]));
     const l = load();
     try {
       const twoSeries = async () =>

@@ -107,9 +107,9 @@ describe("examples/djangosite (startproject, migrations, admin static)", () => {
 
   it("exec passes manage.py's exit code", async () => {
     const r = await d.run(["exec", v1, "--", "python", "manage.py", "shell", "-c", "import sys; sys.exit(4)"]);
-    expect(r.code).toBe(4);
+    expect(r.code, r.stderr).toBe(4);
     const bad = await d.run(["exec", v1, "--", "python", "manage.py", "no-such-command"]);
-    expect(bad.code).toBe(1);
+    expect(bad.code, bad.stderr).toBe(1);
     expect(bad.stderr + bad.stdout).toMatch(/Unknown command: 'no-such-command'/);
   });
 });

@@ -52,7 +52,7 @@ describe("examples/factory (flit, create_app())", () => {
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stdout).toContain("factory_app");
     const three = await d.run(["exec", v1, "--", "python", "-c", "import sys; sys.exit(3)"]);
-    expect(three.code).toBe(3);
+    expect(three.code, three.stderr).toBe(3);
   });
 
   it("promote puts it on the base domain and its subdomain", async () => {

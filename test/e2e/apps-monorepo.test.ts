@@ -2,6 +2,7 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { get } from "../helpers/http.js";
 import { buildinst, cleanupApp, example, must, PORT, programState, sleep, until } from "./apps-helpers.js";
+import { expectExit } from "../helpers/cli.js";
 
 // examples/monorepo: requirements.txt names ./libs/fastcount (C extension) and
 // -e ./libs/common; a worker run as `python -m monoweb.worker` writes a
@@ -54,9 +55,9 @@ describe("examples/monorepo (local path requirements, C extension, python -m wor
 
   it("exec passes exit codes", async () => {
     expect((await d.run(["exec", v1, "--", "python", "-c", "import sys; sys.exit(7)"])).code).toBe(7);
-    expect((await d.run(["exec", v1, "--", "python", "-c", "import monoweb.app"])).code).toBe(0);
+    expectExit(await d.run(["exec", v1, "--", "python", "-c", "import monoweb.app"]));
     const failed = await d.run(["exec", v1, "--", "python", "-m", "no_such_module"]);
-    expect(failed.code).toBe(1);
+    expect(failed.code, failed.stderr).toBe(1);
     expect(failed.stderr + failed.stdout).toContain("No module named no_such_module");
   });
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
-import { depl } from "../helpers/cli.js";
+import { depl, expectExit } from "../helpers/cli.js";
 import { get } from "../helpers/http.js";
 import { buildinst, removeApp, testApp, writeAppConfig } from "../helpers/app.js";
 import { openWs, type WsClient } from "../helpers/ws.js";
@@ -27,11 +27,11 @@ beforeAll(async () => {
   removeApp(t);
   config = writeAppConfig(t, "depl.yml", `drain_timeout: ${DRAIN / 1000}s\n`);
   writeConfig(false);
-  expect((await depl(["-c", config, "setup"])).code).toBe(0);
+  expectExit(await depl(["-c", config, "setup"]));
   v1 = await buildinst(config);
   v2 = await buildinst(config);
   v3 = await buildinst(config);
-  expect((await depl(["-c", config, "promote", v1])).code).toBe(0);
+  expectExit(await depl(["-c", config, "promote", v1]));
 });
 
 afterAll(async () => {
@@ -60,8 +60,8 @@ describe("drain", () => {
     expect(await base.ask("hello")).toBe(`${v1}: hello`);
     const preview = await ws(`${v1}.${t.domain}`);
     expect(await preview.ask("p")).toBe(`${v1}: p`);
-    expect((await depl(["-c", config, "promote", v2])).code).toBe(0);
-    expect((await depl(["-c", config, "promote", v3])).code).toBe(0);
+    expectExit(await depl(["-c", config, "promote", v2]));
+    expectExit(await depl(["-c", config, "promote", v3]));
     // v1 is neither live nor previous now; short requests are not counted once answered.
     expect((await get(80, t.domain, "/slow?ms=10")).headers["x-depl-version"]).toBe(v3);
     expect(await connections()).toEqual({ [v1]: 2, [v2]: 0, [v3]: 0 });
@@ -72,7 +72,7 @@ describe("drain", () => {
     const started = Date.now();
     const refused = await depl(["-c", config, "remove", v1]);
     const took = Date.now() - started;
-    expect(refused.code).toBe(1);
+    expect(refused.code, refused.stderr).toBe(1);
     expect(refused.stderr).toContain(`local: ${v1}: waiting for 2 open connections to close`);
     expect(refused.stderr.trim().split("\n").at(-1)).toBe(
       `depl: local: refusing to remove ${v1}: 2 open connections after waiting ${DRAIN / 1000}s (drain_timeout); depl remove ${v1} --force closes them`,
@@ -119,7 +119,7 @@ describe("drain", () => {
     const v4 = await buildinst(config);
     const held = await ws(`${v2}.${t.domain}`);
     expect(await held.ask("x")).toBe(`${v2}: x`);
-    expect((await depl(["-c", config, "promote", v4])).code).toBe(0);
+    expectExit(await depl(["-c", config, "promote", v4]));
     expect(await connections()).toMatchObject({ [v2]: 1 });
     const t0 = Date.now();
     const r = await depl(["-c", config, "remove", v2, "--force"]);
@@ -180,7 +180,7 @@ describe("server-sent events", () => {
 
   it("with nginx.buffering: true every event still arrives, measured and logged (nginx 1.22 passed each chunk on at once here)", async () => {
     writeConfig(true);
-    expect((await depl(["-c", config, "setup"])).code).toBe(0);
+    expectExit(await depl(["-c", config, "setup"]));
     expect(readFileSync(`${t.root}/${t.app}/nginx/site.conf`, "utf8")).toContain("proxy_buffering on;");
     const { events: ev } = await events(t.domain, `/events?n=4&ms=${gap}`);
     expect(ev).toHaveLength(4);

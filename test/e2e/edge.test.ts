@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { request } from "undici";
-import { depl } from "../helpers/cli.js";
+import { depl, expectExit } from "../helpers/cli.js";
 import { get } from "../helpers/http.js";
 import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -19,9 +19,9 @@ beforeAll(async () => {
   removeApp(t);
   config = writeAppConfig(t, "depl.yml");
   writeFileSync(config, readFileSync(config, "utf8").replace(/^nginx: .*$/m, `nginx: { listen: ${t.port}, max_body_size: 2MB }`));
-  expect((await depl(["-c", config, "setup"])).code).toBe(0);
+  expectExit(await depl(["-c", config, "setup"]));
   v1 = await buildinst(config);
-  expect((await depl(["-c", config, "promote", v1])).code).toBe(0);
+  expectExit(await depl(["-c", config, "promote", v1]));
   v2 = await buildinst(config);
 });
 
@@ -32,7 +32,7 @@ describe("WebSockets", () => {
     const ws = await openWs(80, t.domain);
     expect(ws.headers["x-depl-version"]).toBe(v1);
     expect(await ws.ask("hello")).toBe(`${v1}: hello`);
-    expect((await depl(["-c", config, "promote", v2])).code).toBe(0);
+    expectExit(await depl(["-c", config, "promote", v2]));
     expect((await get(80, t.domain, "/health")).headers["x-depl-version"]).toBe(v2);
     expect(await ws.ask("still there?")).toBe(`${v1}: still there?`);
     const fresh = await openWs(80, t.domain);

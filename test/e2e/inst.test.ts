@@ -1,9 +1,9 @@
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { depl, REPO } from "../helpers/cli.js";
+import { depl, REPO, expectExit } from "../helpers/cli.js";
 import { get } from "../helpers/http.js";
 import { LocalHost } from "../../src/host/local.js";
 import { loadConfig } from "../../src/config/load.js";
@@ -23,7 +23,11 @@ const DIR = "/tmp/depl-inst-config";
 const base = `${ROOT}/${APP}`;
 const env = { DEPL_STATE_DIR: mkdtempSync(join(tmpdir(), "depl-inst-state-")) };
 const sh = (cmd: string) => execFileSync("sh", ["-c", cmd], { encoding: "utf8" });
+/** Whether the program's container is running (docker's view, not supervisord's). */
+const running = (program: string) => sh(`docker ps -q --filter name=^/depl-${program}$`).trim() !== "";
 const status = (program: string) => /^\S+\s+(\S+)/.exec(sh(`supervisorctl status ${program} || true`))?.[1];
+/** How a process whose container exits at once is reported (seen exited, or already started again by its run script). */
+const CRASHED = "(its container exited with code 1( after [0-9.]+ s)?|its container was restarted|its container stopped and was replaced|supervisord reports \\S+ FATAL)";
 const WORKERS = `
 shared: { data: /app/data }
 env: { TESTAPP_SHARED: /app/data }
@@ -100,7 +104,7 @@ describe("a first install without depl setup", () => {
     const v = "2001.01.01.00.01";
     tag(v);
     const r = await run(["install", v], bad);
-    expect(r.code).toBe(1);
+    expect(r.code, r.stderr).toBe(1);
     expect(r.stdout).not.toContain("successfully installed");
     expect(r.stderr).toContain(`version ${v} is not served at its preview URL`);
     expect(r.stderr).toContain(`GET http://${v}.${DOMAIN}/health through nginx answered 500 from version ${v}:`);
@@ -117,10 +121,10 @@ describe("a first install without depl setup", () => {
 
 describe("depl exec", () => {
   it("exits with the command's exit status", async () => {
-    expect((await run(["exec", a, "--", "sh", "-c", "exit 3"])).code).toBe(3);
-    expect((await run(["exec", a, "--", "true"])).code).toBe(0);
+    expectExit(await run(["exec", a, "--", "sh", "-c", "exit 3"]), 3);
+    expectExit(await run(["exec", a, "--", "true"]));
     const missing = await run(["exec", a, "--", "no-such-command"]);
-    expect(missing.code).toBe(127);
+    expect(missing.code, missing.stderr).toBe(127);
     const out = await run(["exec", a, "--", "sh", "-c", "echo hi; exit 0"]);
     expect(out.stdout).toBe("hi\n");
   });
@@ -134,7 +138,7 @@ describe("a health path that answers 500 every time", () => {
     const t0 = Date.now();
     const r = await run(["install", v], bad);
     const secs = (Date.now() - t0) / 1000;
-    expect(r.code).toBe(1);
+    expect(r.code, r.stderr).toBe(1);
     expect(secs).toBeLessThan(30);
     expect(r.stderr).toMatch(/failed its health check: answered the same failure \d+ times in [5-9]s: GET \/error answered 500:/);
     expect(r.stderr).toContain(`error from version ${v}`);
@@ -168,7 +172,7 @@ describe("static files", () => {
     // www-data can read them (nginx's workers).
     expect(sh(`su -s /bin/sh www-data -c 'cat ${dir}/css/site.css'`)).toBe("body{}\n");
     // removing the release removes them
-    expect((await run(["remove", v], cfg)).code).toBe(0);
+    expectExit(await run(["remove", v], cfg));
     expect(existsSync(dir)).toBe(false);
   });
 });
@@ -200,6 +204,9 @@ describe("workers run in the live release only", () => {
     expect(status(`${APP}-${a}-worker`)).toBe("STOPPED");
     expect(status(`${APP}-${b}-worker`)).toBe("RUNNING");
     expect(status(`${APP}-${a}-beat`)).toBe("RUNNING");
+    // The containers too: they outlive their run scripts, so depl stops them itself.
+    expect(running(`${APP}-${a}-worker`)).toBe(false);
+    expect(running(`${APP}-${b}-worker`)).toBe(true);
     const rb = await run(["rollback"]);
     expect(rb.code, rb.stderr).toBe(0);
     expect(status(`${APP}-${a}-worker`)).toBe("RUNNING");
@@ -210,7 +217,7 @@ describe("workers run in the live release only", () => {
     const c = await run(["canary", b, "10%"]);
     expect(c.code, c.stderr).toBe(0);
     expect(status(`${APP}-${b}-worker`)).toBe("STOPPED");
-    expect((await run(["canary", "--stop"])).code).toBe(0);
+    expectExit(await run(["canary", "--stop"]));
   });
 
   it("depl list shows each release's processes and their state", async () => {
@@ -243,13 +250,33 @@ describe("workers run in the live release only", () => {
     const i = await run(["install", v], crashing);
     expect(i.code, i.stderr).toBe(0);
     const p = await run(["promote", v], crashing);
-    expect(p.code).toBe(1);
-    expect(p.stderr).toMatch(new RegExp(`worker worker of ${v.replace(/\./g, "\\.")} did not stay up under supervisord \\((FATAL|BACKOFF|EXITED)\\)`));
+    expect(p.code, p.stderr).toBe(1);
+    expect(p.stderr).toMatch(new RegExp(`worker worker of ${v.replace(/\./g, "\\.")} did not stay up: ${CRASHED}`));
     expect(p.stderr).toContain(`${a} stays live with its workers`);
     expect((await get(80, DOMAIN)).headers["x-depl-version"]).toBe(a);
     expect(status(`${APP}-${a}-worker`)).toBe("RUNNING");
     expect(status(`${APP}-${v}-worker`)).not.toBe("RUNNING");
     expect(readFileSync(`${base}/audit.log`, "utf8").trim().split("\n").pop()).toMatch(/"action":"promote".*"result":"failed"/);
+  });
+
+  it("on a busy machine (both cores in a busy loop) an install whose worker exits at once fails too, and says how it exited", async () => {
+    // supervisord's RUNNING counts the run script's life, which load stretches past startsecs before the
+    // container has even started: "up" is judged from the container's own state.
+    const v = "2001.01.01.00.08";
+    tag(v);
+    const crashing = writeConfig("crashing-live.yml", WORKERS.replace('beat: { command: ["/app/venv/bin/python", "-m", "testapp.worker"], every_release: true }', 'beat: { command: ["sh", "-c", "echo crashing; exit 1"], every_release: true }'));
+    const busy = [0, 1].map(() => spawn("sh", ["-c", "while :; do :; done"], { stdio: "ignore" }));
+    try {
+      const i = await run(["install", v], crashing);
+      expect(i.code, i.stderr).toBe(1);
+      expect(i.stderr).toMatch(new RegExp(`worker beat did not stay up: ${CRASHED}`));
+      expect(i.stderr).toContain("crashing");
+    } finally {
+      for (const b of busy) b.kill("SIGKILL");
+    }
+    expect(meta(v).state).toBe("failed");
+    expect(status(`${APP}-${v}-beat`)).not.toBe("RUNNING");
+    expect(sh(`docker ps -q --filter name=^depl-${APP}-${v}-beat$`).trim()).toBe("");
   });
 });
 

@@ -1,9 +1,11 @@
 import { execFileSync } from "node:child_process";
-import { statSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { depl } from "../helpers/cli.js";
 import { get } from "../helpers/http.js";
 import { cleanup, E2E, writeConfig } from "./helpers.js";
+import { LocalHost } from "../../src/host/local.js";
+import { stopProgram } from "../../src/supervisor/ctl.js";
 
 // depl's first job end to end on real Docker Engine, nginx and supervisord:
 // setup, buildinst, preview URLs, health failure, bad input.
@@ -17,7 +19,7 @@ beforeAll(async () => {
   config = writeConfig("depl.yml");
   const s = await depl(["-c", config, "setup"]);
   expect(s.stderr + s.stdout).not.toMatch(/error/i);
-  expect(s.code).toBe(0);
+  expect(s.code, s.stderr).toBe(0);
 });
 
 afterAll(() => cleanup());
@@ -106,12 +108,21 @@ describe("the running version", () => {
     expect(s.gid).toBe(gid);
   });
 
-  it("stops its container when supervisord stops it, and starts again", async () => {
+  it("outlives its run script: supervisorctl stop leaves the container serving, start adopts it; depl's stop stops it", async () => {
     const program = `${E2E.app}-${version}`;
     const name = `depl-${program}`;
+    const id = sh(`docker ps -q --no-trunc --filter name=^/${name}$`).trim();
+    expect(id).not.toBe("");
     sh(`supervisorctl stop ${program}`);
-    expect(sh(`docker ps -q --filter name=^${name}$`).trim()).toBe("");
-    expect((await get(E2E.port, `${version}.${E2E.domain}`)).status).not.toBe(200);
+    expect(sh(`docker ps -q --no-trunc --filter name=^/${name}$`).trim()).toBe(id);
+    expect((await get(E2E.port, `${version}.${E2E.domain}`, "/health")).status).toBe(200);
+    sh(`supervisorctl start ${program}`);
+    expect(sh(`docker ps -q --no-trunc --filter name=^/${name}$`).trim()).toBe(id);
+    expect(readFileSync(`${E2E.root}/${E2E.app}/log/${version}.log`, "utf8")).toContain(`depl: ${name} is running: following it`);
+    // depl stops the program and then its container (as remove, prune and a worker's move do).
+    await stopProgram(new LocalHost(), program);
+    expect(sh(`docker ps -q --filter name=^/${name}$`).trim()).toBe("");
+    expect((await get(E2E.port, `${version}.${E2E.domain}`, "/health")).status).not.toBe(200);
     sh(`supervisorctl start ${program}`);
     let status = 0;
     for (let i = 0; i < 60 && status !== 200; i++) {
@@ -119,8 +130,11 @@ describe("the running version", () => {
       status = (await get(E2E.port, `${version}.${E2E.domain}`, "/health")).status;
     }
     expect(status).toBe(200);
-    expect(sh(`docker ps -q --filter name=^${name}$`).trim()).not.toBe("");
+    const again = sh(`docker ps -q --no-trunc --filter name=^/${name}$`).trim();
+    expect(again).not.toBe("");
+    expect(again).not.toBe(id);
   });
+
 });
 
 describe("a version that fails its health check", () => {
@@ -129,7 +143,7 @@ describe("a version that fails its health check", () => {
     const v = "2001.01.01.00.00";
     sh(`docker tag ${E2E.app}:${version} ${E2E.app}:${v}`);
     const r = await depl(["-c", bad, "install", v]);
-    expect(r.code).toBe(1);
+    expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toMatch(new RegExp(`version ${v.replace(/\./g, "\\.")} failed its health check: .*answered 500`));
     expect(r.stderr).toContain("--- last lines of");
     expect(sh(`supervisorctl status ${E2E.app}-${v} || true`)).toMatch(/STOPPED/);
@@ -154,13 +168,13 @@ describe("bad input", () => {
   it("refuses a config with an unknown key or a bad domain before touching anything", async () => {
     const unknown = writeConfig("unknown.yml", "colour: red\n");
     let r = await depl(["-c", unknown, "setup"]);
-    expect(r.code).toBe(2);
+    expect(r.code, r.stderr).toBe(2);
     expect(r.stderr.trim()).toBe(`depl: ${unknown}: unknown key colour`);
     const braces = writeConfig("braces.yml");
     sh(`sed -i 's/^domain: .*/domain: "e2e.localhost { }"/' ${braces}`);
     const before = sh(`cat ${E2E.root}/${E2E.app}/nginx/site.conf`);
     r = await depl(["-c", braces, "setup"]);
-    expect(r.code).toBe(2);
+    expect(r.code, r.stderr).toBe(2);
     expect(r.stderr).toMatch(/domain: expected a lower-case domain/);
     expect(sh(`cat ${E2E.root}/${E2E.app}/nginx/site.conf`)).toBe(before);
   });

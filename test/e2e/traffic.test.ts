@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { depl } from "../helpers/cli.js";
+import { depl, expectExit } from "../helpers/cli.js";
 import { get } from "../helpers/http.js";
 import { cleanup, E2E, writeConfig } from "./helpers.js";
 
@@ -27,7 +27,7 @@ const traffic = () => JSON.parse(sh(`cat ${E2E.root}/${E2E.app}/state.json`)) as
 beforeAll(async () => {
   cleanup();
   config = writeConfig("depl.yml");
-  expect((await depl(["-c", config, "setup"])).code).toBe(0);
+  expectExit(await depl(["-c", config, "setup"]));
   v1 = await buildinst(config);
   // v2 answers 500 on /checkout: the canary whose stats must show it.
   v2 = await buildinst(writeConfig("v2.yml", 'env: { TESTAPP_FAIL_PATHS: "/checkout" }\n'));
@@ -51,7 +51,7 @@ describe("promote and rollback", () => {
   });
 
   it("promote of a second version keeps the first warm as previous; rollback moves back", async () => {
-    expect((await depl(["-c", config, "promote", v2])).code).toBe(0);
+    expectExit(await depl(["-c", config, "promote", v2]));
     expect((await live()).version).toBe(v2);
     expect(traffic()).toMatchObject({ live: v2, previous: v1 });
     expect(sh(`supervisorctl status ${E2E.app}-${v1}`)).toMatch(/RUNNING/);
@@ -120,18 +120,18 @@ describe("canary", () => {
   });
 
   it("--stop sends everyone back to live", async () => {
-    expect((await depl(["-c", config, "canary", "--stop"])).code).toBe(0);
+    expectExit(await depl(["-c", config, "canary", "--stop"]));
     for (let i = 0; i < 100; i++) expect((await live({ cookie: "depl_bucket=00" })).version).toBe(v1);
   });
 });
 
 describe("promoting the canary version", () => {
   it("ends the canary and makes it live; rollback goes back", async () => {
-    expect((await depl(["-c", config, "canary", v2, "10%"])).code).toBe(0);
-    expect((await depl(["-c", config, "promote", v2])).code).toBe(0);
+    expectExit(await depl(["-c", config, "canary", v2, "10%"]));
+    expectExit(await depl(["-c", config, "promote", v2]));
     expect(traffic()).toMatchObject({ live: v2, previous: v1, canary: null });
     for (const bucket of ["00", "05", "42"]) expect((await live({ cookie: `depl_bucket=${bucket}` })).version).toBe(v2);
-    expect((await depl(["-c", config, "rollback"])).code).toBe(0);
+    expectExit(await depl(["-c", config, "rollback"]));
     expect((await live()).version).toBe(v1);
   });
 });
@@ -140,14 +140,14 @@ describe("bad input leaves traffic untouched", () => {
   it.each(["0%", "105%", "5", "abc%", "-1%"])("canary %s is a usage error (exit 2)", async (pct) => {
     const before = traffic();
     const r = await depl(["-c", config, "canary", v2, pct]);
-    expect(r.code).toBe(2);
+    expect(r.code, r.stderr).toBe(2);
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
     expect(traffic()).toEqual(before);
   });
 
   it("refuses a version that is not installed", async () => {
     const r = await depl(["-c", config, "promote", "2001.01.01.00.00"]);
-    expect(r.code).toBe(1);
+    expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toMatch(/version 2001\.01\.01\.00\.00 is not installed/);
     expect((await live()).version).toBe(v1);
   });
@@ -156,9 +156,9 @@ describe("bad input leaves traffic untouched", () => {
     const failed = "2001.01.01.00.01";
     sh(`docker tag ${E2E.app}:${v1} ${E2E.app}:${failed}`);
     const bad = writeConfig("bad.yml", "health: { path: /error, timeout: 5s }\n");
-    expect((await depl(["-c", bad, "install", failed])).code).toBe(1);
+    expectExit(await depl(["-c", bad, "install", failed]), 1);
     const r = await depl(["-c", config, "canary", failed, "5%"]);
-    expect(r.code).toBe(1);
+    expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toMatch(/is failed, not installed/);
     expect((await live()).version).toBe(v1);
   });
@@ -172,7 +172,7 @@ describe("a failed post-switch check", () => {
     const before = { state: traffic(), links: links() };
     expect(before.state.previous).toBeTruthy();
     const r = await depl(["-c", config, "promote", broken]);
-    expect(r.code).toBe(1);
+    expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toMatch(new RegExp(`after switching to ${broken.replace(/\./g, "\\.")}, nginx served .*; switched back to the links it had; ${v1.replace(/\./g, "\\.")} stays live`));
     expect((await live()).version).toBe(v1);
     expect(traffic()).toMatchObject({ live: v1, previous: before.state.previous });

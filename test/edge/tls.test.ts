@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { chromium, type BrowserContext } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildinst, deployLive, removeApp, testApp, writeAppConfig } from "../helpers/app.js";
-import { depl, REPO } from "../helpers/cli.js";
+import { depl, REPO, expectExit } from "../helpers/cli.js";
 import { startLoad } from "../helpers/load.js";
 import { certificateNames, ensureCa, issue, type KeyPair } from "../../src/tls/self-signed.js";
 import { versionLabel } from "../../src/naming/version.js";
@@ -92,7 +92,7 @@ describe("HTTPS with curl --cacert", () => {
     expect(header(curl(`https://${t.domain}/`).out, "set-cookie")).toMatch(/^depl_bucket=\d\d; .*HttpOnly; SameSite=Lax; Secure$/);
     // A version's dotted name is several labels: no wildcard covers it, and curl says so.
     const dotted = curl(`https://${v2}.${t.domain}/`);
-    expect(dotted.code).toBe(60);
+    expect(dotted.code, dotted.err).toBe(60);
     expect(dotted.err).toMatch(/no alternative certificate subject name matches/);
   });
 
@@ -178,7 +178,7 @@ describe("renewal", () => {
     expect(certs[0]).toMatchObject({ status: "ok", detail: expect.stringMatching(/^expires .* \(in 29 days\)$/) });
     // Under 14 days left: doctor warns (and says what to do), without calling it broken.
     writeAppConfig(t, "depl.yml", tlsYaml(make("short", certificateNames(t.domain, ["foo"]), new Date(Date.now() - 60_000), new Date(Date.now() + 5 * DAY))));
-    expect((await depl(["-c", config, "tls", "renew"])).code).toBe(0);
+    expectExit(await depl(["-c", config, "tls", "renew"]));
     const soon = await depl(["-c", config, "doctor", "--dry-run", "--json"]);
     expect(soon.code, soon.stderr).toBe(0);
     const warned = (JSON.parse(soon.stdout) as { check: string; status: string; detail: string }[]).filter((f) => f.check.startsWith("certificate"));
@@ -192,7 +192,7 @@ describe("Chromium trusting the test CA", () => {
 
   beforeAll(async () => {
     writeAppConfig(t, "depl.yml", tlsYaml(pair("good")));
-    expect((await depl(["-c", config, "tls", "renew"])).code).toBe(0);
+    expectExit(await depl(["-c", config, "tls", "renew"]));
     // Chromium on Linux trusts what the NSS database in $HOME/.pki/nssdb trusts.
     home = mkdtempSync(join(tmpdir(), "depl-edge-home-"));
     const db = `sql:${home}/.pki/nssdb`;

@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { expect } from "vitest";
-import { depl, REPO } from "./cli.js";
+import { depl, REPO, expectExit } from "./cli.js";
 
 /** One app of a real-service suite, beside (never touching) the others: its own name, domain and root. */
 export interface TestApp {
@@ -66,8 +66,8 @@ export async function buildinst(config: string, extra: string[] = []): Promise<s
 export async function deployLive(t: TestApp, extra = ""): Promise<{ config: string; version: string }> {
   removeApp(t);
   const config = writeAppConfig(t, "depl.yml", extra);
-  expect((await depl(["-c", config, "setup"])).code).toBe(0);
+  expectExit(await depl(["-c", config, "setup"]));
   const version = await buildinst(config);
-  expect((await depl(["-c", config, "promote", version])).code).toBe(0);
+  expectExit(await depl(["-c", config, "promote", version]));
   return { config, version };
 }

@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { expect } from "vitest";
 import { fileURLToPath } from "node:url";
 
 export const REPO = fileURLToPath(new URL("../..", import.meta.url));
@@ -28,4 +29,10 @@ export function depl(args: string[], opts: { env?: Record<string, string>; onStd
     child.on("error", reject);
     child.on("close", (code, signal) => resolve({ code: code ?? 1, signal, stdout, stderr }));
   });
+}
+
+/** Expects the command to have exited `code`; when it did not, the failure shows its exit code (or signal) and the end of its stderr. */
+export function expectExit<R extends { code: number; stderr: string; signal?: NodeJS.Signals | null }>(r: R, code = 0): R {
+  expect(r.code, `exit ${r.code}${r.signal ? ` (${r.signal})` : ""}; stderr:\n${r.stderr.slice(-3000)}`).toBe(code);
+  return r;
 }

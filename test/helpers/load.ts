@@ -8,6 +8,8 @@ export interface LoadResult {
   /** GETs resent once because their reused connection was closed under them (retryOnReset). */
   retried: number;
   seconds: number;
+  /** The longest request, ms (a stall shows here even when nothing failed). */
+  maxMs: number;
 }
 
 /**
@@ -40,13 +42,14 @@ export function startLoad(o: {
     keepAliveTimeout: 1000,
     ...(o.ca ? { connect: { ca: o.ca, servername: o.host } } : {}),
   });
-  const result: LoadResult = { requests: 0, failed: 0, failures: {}, retried: 0, seconds: 0 };
+  const result: LoadResult = { requests: 0, failed: 0, failures: {}, retried: 0, seconds: 0, maxMs: 0 };
   let stopping = false;
   const url = `${o.ca ? "https" : "http"}://${o.address ?? "127.0.0.1"}:${port}${o.path ?? "/"}`;
   const RESET = new Set(["ECONNRESET", "UND_ERR_SOCKET", "EPIPE"]);
   const loop = async () => {
     while (!stopping && Date.now() < deadline) {
       let why: string | null = null;
+      const sent = Date.now();
       for (let attempt = 0; attempt < 2; attempt++) {
         why = null;
         try {
@@ -60,6 +63,7 @@ export function startLoad(o: {
         result.retried++;
       }
       result.requests++;
+      result.maxMs = Math.max(result.maxMs, Date.now() - sent);
       if (why !== null) {
         result.failed++;
         result.failures[why] = (result.failures[why] ?? 0) + 1;

@@ -101,7 +101,7 @@ describe("several hosts over SSH", () => {
     onTestHost(fleet.hosts[1]!, "supervisorctl", "stop", `${APP}-${v1}`);
     try {
       const r = await run(["promote", v1]);
-      expect(r.code).toBe(1);
+      expect(r.code, r.stderr).toBe(1);
       expect(r.stderr).toMatch(new RegExp(`web2: version ${v1.replace(/\./g, "\\.")} is not running \\(supervisord: STOPPED\\); nothing was changed`));
       expect(await lives()).toEqual([v2, v2, v2]);
     } finally {
@@ -111,7 +111,7 @@ describe("several hosts over SSH", () => {
 
   it("a host that drops its connection after its rename is switched back with the others", async () => {
     const r = await run(["promote", v1], { DEPL_FAULT_DROP: "web3" });
-    expect(r.code).toBe(1);
+    expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toMatch(/promote failed on web3 \(connection lost after the rename.*\); every host is switched back to the links it had/);
     expect(await lives()).toEqual([v2, v2, v2]);
     // The record agrees with the links on every host (depl list reads them back).
@@ -308,7 +308,7 @@ describe("several hosts over SSH", () => {
     writeFileSync(file, `[127.0.0.1]:22301 ${other}\n`); // web1's key under web2's name
     const web2 = { ...fleet.hosts[1]!.config, known_hosts: file };
     const changed = await depl(["-c", writeConfig("wrongkey.yml", JSON.stringify([web2])), "list"]);
-    expect(changed.code).toBe(1);
+    expect(changed.code, changed.stderr).toBe(1);
     expect(changed.stderr).toMatch(/host key check against .*known_hosts_wrong failed/);
     writeFileSync(file, "");
     const unknown = await depl(["-c", writeConfig("nokey.yml", JSON.stringify([web2])), "list"]);

@@ -21,6 +21,7 @@ const ROOT = "/srv/depl-it-shapes";
 const V1 = "2026.02.03.04.05";
 const V2 = "2026.02.03.04.06";
 const FAIL = "2026.02.03.04.07";
+const V3 = "2026.02.03.04.08";
 const MARK = `s3cret-${process.pid}-marker`;
 const host = new LocalHost();
 const docker = (...args: string[]) => host.run(["docker", ...args], { allowFailure: true });
@@ -76,7 +77,7 @@ beforeAll(async () => {
 }, 900_000);
 
 afterAll(async () => {
-  await docker("rmi", `${APP}:${V1}`, `${APP}:${V2}`);
+  await docker("rmi", `${APP}:${V1}`, `${APP}:${V2}`, `${APP}:${V3}`);
   await host.run(["rm", "-rf", ROOT], { allowFailure: true });
   if (work) await rm(work, { recursive: true, force: true });
 });
@@ -178,6 +179,39 @@ describe("failures", () => {
     console.log(`failed build with a missing dependency: ${seconds.toFixed(1)} s`);
   });
 
+  it("lists every pin that nothing offline meets in one error, with Debian's version and package, before any wheel is built", async () => {
+    const dir = join(work, "pinned");
+    await mkdir(dir);
+    await writeFile(join(dir, "app.py"), "def application(e, s): pass\n");
+    // Three pins Debian's build stage does not meet (it has gunicorn 20.1, wheel 0.38, setuptools 66), and one it does.
+    await writeFile(join(dir, "requirements.txt"), "gunicorn==19.0\nwheel==0.1.0  # pinned long ago\nsetuptools<40\nsix\n");
+    await writeFile(join(dir, "depl.yml"), stringify({ ...baseConfig(), secrets: {}, secrets_file: undefined, static: undefined, run: { wsgi: "app:application" } }));
+    const started = Date.now();
+    const r = await cli(["build", "--version-name", FAIL], join(dir, "depl.yml"));
+    const seconds = (Date.now() - started) / 1000;
+    expect(r.code).not.toBe(0);
+    const line = r.stderr.split("\n").find((l) => l.includes("failed: 3 pin(s) not met offline"));
+    expect(line, r.stderr).toMatch(/gunicorn==19\.0 \(Debian has 20\.1\.0, python3-gunicorn\); wheel==0\.1\.0 \(Debian has 0\.38\.\d+, python3-wheel\); setuptools<40 \(Debian has \d+/);
+    expect(line).toMatch(/set build\.python\.pins: debian/);
+    // Stopped at the check: pip never ran.
+    expect(r.stderr).not.toMatch(/pip install --no-build-isolation/);
+    console.log(`failed build with three unmet pins: ${seconds.toFixed(1)} s`);
+  });
+
+  it("with pins: debian lets Debian's versions stand in, prints them, and the image keeps the list", async () => {
+    const dir = join(work, "pinned-debian");
+    await mkdir(dir);
+    await writeFile(join(dir, "app.py"), "def application(e, s): pass\n");
+    await writeFile(join(dir, "requirements.txt"), "gunicorn==19.0\n");
+    await writeFile(join(dir, "depl.yml"), stringify({ ...baseConfig(), secrets: {}, secrets_file: undefined, static: undefined, run: { wsgi: "app:application" }, build: { context: ".", python: { pins: "debian" } } }));
+    const r = await cli(["build", "--version-name", V3], join(dir, "depl.yml"));
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain("build.python.pins: debian: Debian's versions stand in for 1 pin(s):");
+    expect(r.stderr).toMatch(/ {2}gunicorn==19\.0 +20\.1\.0 +python3-gunicorn/);
+    const pins = await run(`${APP}:${V3}`, "cat", "/opt/depl/pins.json");
+    expect(JSON.parse(pins.stdout)).toEqual([{ requirement: "gunicorn==19.0", debian: "20.1.0", package: "python3-gunicorn" }]);
+  });
+
   it("refuses a requirement only a build-stage package met, naming the runtime package to add", async () => {
     const dir = join(work, "buildonly");
     await mkdir(dir);
@@ -197,7 +231,7 @@ describe("depl history", () => {
     expect(r.code, r.stderr).toBe(0);
     const builds = (JSON.parse(r.stdout) as { action: string; version: string; result: string; actor: string; detail: string }[]).filter((e) => e.action === "build");
     // The two failures above used their own depl.yml with the same app and root.
-    expect(builds.map((b) => [b.version, b.result])).toEqual([[V1, "ok"], [V2, "ok"], [FAIL, "failed"], [FAIL, "failed"], [FAIL, "failed"]]);
+    expect(builds.map((b) => [b.version, b.result])).toEqual([[V1, "ok"], [V2, "ok"], [FAIL, "failed"], [FAIL, "failed"], [FAIL, "failed"], [V3, "ok"], [FAIL, "failed"]]);
     expect(builds[2]!.detail).toMatch(/PEP 517 backend flit_core\.buildapi.* \(\d+\.\d s\)$/);
     expect(builds[3]!.detail).toMatch(/depl-no-such-dist==1\.0 cannot be found offline/);
     expect(builds[0]!.actor).toBe("shapes@test");

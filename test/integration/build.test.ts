@@ -70,7 +70,7 @@ describe("the runtime image", () => {
     expect(r.code).not.toBe(0);
     const each = await docker("run", "--rm", first.image, "sh", "-c", "for c in gcc cc c++ x86_64-linux-gnu-gcc-12; do command -v $c && exit 1; done; exit 0");
     expect(each.stdout).toBe("");
-    expect(each.code).toBe(0);
+    expect(each.code, each.stderr).toBe(0);
   });
 
   it("has the compiled C extension", async () => {
@@ -115,7 +115,7 @@ describe("the runtime image", () => {
         "--umask", "0o007", "--workers", "2", "--threads", "4", "--worker-class", "gthread", "depl_wsgi:application",
       );
       expect(run.stderr).toBe("");
-      expect(run.code).toBe(0);
+      expect(run.code, run.stderr).toBe(0);
 
       const sock = join(sockDir, "app.sock");
       const curl = (hostHeader: string, path: string) =>
@@ -137,7 +137,7 @@ describe("the runtime image", () => {
       expect((await curl("app1.localhost", "/slow?ms=20")).stdout).toMatch(/^HTTP\/1\.1 200 /);
 
       const stop = await docker("stop", "-t", "10", name);
-      expect(stop.code).toBe(0);
+      expect(stop.code, stop.stderr).toBe(0);
     } finally {
       await rm(sockDir, { recursive: true, force: true });
     }

@@ -85,7 +85,7 @@ describe("every rendered site variant passes a real nginx -t", () => {
         const configs = sites().map((c) => (withStatic ? { ...c, static: { url: "/static/" } } : c));
         const r = await nginxTest(`${name.replace(/\W+/g, "-")}-${ipv6}-${withStatic}`, configs, { siteHost: { ipv6 } });
         expect(r.stderr).toContain("test is successful");
-        expect(r.code).toBe(0);
+        expect(r.code, r.stderr).toBe(0);
         expect(r.stderr).not.toMatch(/\[(warn|emerg|alert)\]/);
       }
     }

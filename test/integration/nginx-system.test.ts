@@ -74,7 +74,7 @@ describe.skipIf(!ipv6 || !systemNginx)("the system's nginx with Debian's default
 
   it("leaves nginx -t free of the variables_hash warning with every depl app installed here", async () => {
     const r = await host.run(["nginx", "-t"], { allowFailure: true });
-    expect(r.code).toBe(0);
+    expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).not.toContain("variables_hash");
   });
 });

@@ -38,7 +38,7 @@ describe("depl doctor", () => {
     expect((await served(t.domain)).status).not.toBe(200);
 
     const dry = await depl(["-c", config, "doctor", "--dry-run", "--json"]);
-    expect(dry.code).toBe(1);
+    expect(dry.code, dry.stderr).toBe(1);
     expect(dry.stderr).toMatch(/problems? left/);
     const found = JSON.parse(dry.stdout) as { check: string; status: string }[];
     const broken = found.filter((f) => f.status === "broken").map((f) => f.check);

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawn } from "node:child_process";
-import { depl, REPO } from "../helpers/cli.js";
+import { depl, REPO, expectExit } from "../helpers/cli.js";
 import { get } from "../helpers/http.js";
 import { buildinst, removeApp, sh, testApp, writeAppConfig } from "../helpers/app.js";
 import { record } from "./figures.js";
@@ -85,10 +85,10 @@ beforeAll(async () => {
   removeApp(t);
   sh(`rm -rf ${stateDir}`);
   config = writeAppConfig(t, "depl.yml", "retention: { keep: 3 }\n");
-  expect((await run(["setup"])).code).toBe(0);
+  expectExit(await run(["setup"]));
   v1 = await buildinst(config);
   v2 = await buildinst(config);
-  expect((await run(["promote", v1])).code).toBe(0);
+  expectExit(await run(["promote", v1]));
 });
 
 afterAll(() => removeApp(t));
@@ -97,7 +97,7 @@ describe("depl killed at every step boundary", () => {
   it("promote", async () => {
     await killAtEveryPoint("promote", () => ["promote", v2], {
       reset: async () => {
-        if ((await liveVersion()) !== v1) expect((await run(["rollback", v1])).code).toBe(0);
+        if ((await liveVersion()) !== v1) expectExit(await run(["rollback", v1]));
       },
       check: async () => expect(state()).toMatchObject({ live: v2, previous: v1 }),
     });
@@ -106,7 +106,7 @@ describe("depl killed at every step boundary", () => {
   it("rollback", async () => {
     await killAtEveryPoint("rollback", () => ["rollback", v1], {
       reset: async () => {
-        if ((await liveVersion()) !== v2) expect((await run(["promote", v2])).code).toBe(0);
+        if ((await liveVersion()) !== v2) expectExit(await run(["promote", v2]));
       },
       check: async () => expect(state()).toMatchObject({ live: v1 }),
     });
@@ -115,12 +115,12 @@ describe("depl killed at every step boundary", () => {
   it("canary", async () => {
     await killAtEveryPoint("canary", () => ["canary", v2, "30%"], {
       reset: async () => {
-        if ((await liveVersion()) !== v1) expect((await run(["rollback", v1])).code).toBe(0);
-        expect((await run(["canary", "--stop"])).code).toBe(0);
+        if ((await liveVersion()) !== v1) expectExit(await run(["rollback", v1]));
+        expectExit(await run(["canary", "--stop"]));
       },
       check: async () => expect(state()).toMatchObject({ live: v1, canary: { version: v2, percent: 30 } }),
     });
-    expect((await run(["canary", "--stop"])).code).toBe(0);
+    expectExit(await run(["canary", "--stop"]));
   });
 
   it("buildinst (build, install, prune), finished by --resume", async () => {

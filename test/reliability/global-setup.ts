@@ -1,5 +1,5 @@
 import { existsSync, readFileSync, rmSync } from "node:fs";
-import { FIGURES, RESTART_FIGURES, type FigureRow } from "./figures.js";
+import { FAULT_FIGURES, FIGURES, RESTART_FIGURES, type FigureRow } from "./figures.js";
 
 /** Columns of text, left-aligned. */
 function table(header: string[], rows: string[][]): string {
@@ -19,6 +19,7 @@ const reliability = figuresTable(FIGURES, "reliability figures");
 export const setup = reliability.setup;
 export const teardown = reliability.teardown;
 export const restarts = figuresTable(RESTART_FIGURES, "restart figures");
+export const faults = figuresTable(FAULT_FIGURES, "fault point figures");
 
 /** Prints every figure the suite recorded, whatever passed or failed. */
 function printFigures(file: string, title: string): void {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { depl } from "../helpers/cli.js";
+import { depl, expectExit } from "../helpers/cli.js";
 import { get } from "../helpers/http.js";
 import { buildinst, removeApp, sh, testApp, writeAppConfig } from "../helpers/app.js";
 import { record } from "./figures.js";
@@ -24,9 +24,9 @@ beforeAll(async () => {
   // run: is a flow map in the helper's YAML: rewrite it with the limits.
   sh(`sed -i 's/^run: { wsgi: "testapp.app:application", workers: 2, threads: 8 }$/run: { wsgi: "testapp.app:application", workers: 2, threads: 8, read_only: true, memory: 256MB, pids: 128 }/' ${config}`);
   expect(sh(`cat ${config}`)).toContain("read_only: true");
-  expect((await depl(["-c", config, "setup"])).code).toBe(0);
+  expectExit(await depl(["-c", config, "setup"]));
   v1 = await buildinst(config);
-  expect((await depl(["-c", config, "promote", v1])).code).toBe(0);
+  expectExit(await depl(["-c", config, "promote", v1]));
   inspect = JSON.parse(sh(`docker inspect depl-${t.app}-${v1}`))[0];
 });
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { depl } from "../helpers/cli.js";
+import { depl, expectExit } from "../helpers/cli.js";
 import { get } from "../helpers/http.js";
 import { startLoad } from "../helpers/load.js";
 import { buildinst, removeApp, sh, testApp, writeAppConfig } from "../helpers/app.js";
@@ -16,11 +16,11 @@ let v2: string;
 beforeAll(async () => {
   removeApp(t);
   const config = writeAppConfig(t, "depl.yml");
-  expect((await depl(["-c", config, "setup"])).code).toBe(0);
+  expectExit(await depl(["-c", config, "setup"]));
   v1 = await buildinst(config);
   v2 = await buildinst(config);
-  expect((await depl(["-c", config, "promote", v1])).code).toBe(0);
-  expect((await depl(["-c", config, "promote", v2])).code).toBe(0);
+  expectExit(await depl(["-c", config, "promote", v1]));
+  expectExit(await depl(["-c", config, "promote", v2]));
 });
 
 afterAll(() => removeApp(t));

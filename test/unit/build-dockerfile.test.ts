@@ -282,3 +282,35 @@ describe("apps and requirements of every shape", () => {
     expect(t).toContain('DEPL_WSGI="factory_app:create_app()"');
   });
 });
+
+describe("the pin check", () => {
+  const lines = (text: string) => text.split("\n");
+  it("runs in the build stage after the requirements are copied and before pip installs anything", () => {
+    const build = stages(multiStageDockerfile(input()))[0]!.split("\n");
+    const check = build.indexOf("RUN /app/venv/bin/python /opt/depl/depl_pins.py --mode strict /src/requirements.txt");
+    const copy = build.indexOf('COPY ["depl/requirements.txt","/src/requirements.txt"]');
+    const pip = build.findIndex((l) => l.startsWith("RUN /app/venv/bin/pip install"));
+    expect(copy).toBeGreaterThan(0);
+    expect(check).toBeGreaterThan(copy);
+    expect(pip).toBe(check + 1);
+    expect(build[check - 1]).toBe('COPY ["depl/depl_pins.py","/opt/depl/depl_pins.py"]');
+  });
+
+  it("rewrites pins with pins: debian, looks in the wheelhouse, and is left to pip with an index", () => {
+    const debian = lines(multiStageDockerfile(input({ build: { python: { pins: "debian", find_links: "wheels" } } })));
+    expect(debian).toContain("RUN /app/venv/bin/python /opt/depl/depl_pins.py --mode debian --wheelhouse /wheelhouse --rewrite /src/requirements.txt");
+    const indexed = multiStageDockerfile(input({ build: { python: { index_url: "https://pypi.example/simple" } } }));
+    expect(indexed).not.toContain("depl_pins.py");
+    expect(indexed).toContain("echo '[]' > /opt/depl/pins.json");
+  });
+
+  it("carries what stood in for a pin into the runtime image", () => {
+    const runtime = stages(multiStageDockerfile(input()))[1]!;
+    expect(runtime).toContain('COPY --from=build ["/opt/depl/pins.json","/opt/depl/pins.json"]');
+    expect(multiStageDockerfile(input({}, { requirements: null }))).not.toContain("pins");
+  });
+
+  it("refuses an unknown pins mode in one line", () => {
+    expect(() => input({ build: { python: { pins: "loose" } } })).toThrow(/build\.python\.pins: .*'strict' \| 'debian'/);
+  });
+});

@@ -91,3 +91,22 @@ describe("run.wsgi", () => {
     expect(cfg(w)).toThrow(/run\.wsgi/),
   );
 });
+
+describe("the runtime stage's check of named requirements", () => {
+  it("keeps pins under pins: strict and checks names (markers kept) under pins: debian", async () => {
+    const { namedCheck } = await import("../../src/build/build.js");
+    const names = ["Django==4.0.3", "asgiref>=3.5,<3.6", 'requests[socks]>=1; python_version < "3"', "gunicorn"];
+    expect(namedCheck(names, "strict")).toBe(`${names.join("\n")}\n`);
+    expect(namedCheck(names, "debian")).toBe('Django\nasgiref\nrequests[socks]; python_version < "3"\ngunicorn\n');
+  });
+
+  it("prints what Debian stands in for as a table", async () => {
+    const { pinsTable } = await import("../../src/build/build.js");
+    expect(pinsTable([])).toEqual([]);
+    expect(pinsTable([{ requirement: "asgiref==3.5.0", debian: "3.6.0", package: "python3-asgiref" }])).toEqual([
+      "build.python.pins: debian: Debian's versions stand in for 1 pin(s):",
+      "  REQUIREMENT     DEBIAN HAS  PACKAGE",
+      "  asgiref==3.5.0  3.6.0       python3-asgiref",
+    ]);
+  });
+});

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { describeResult, trafficChange, watchCanary, type WatchSource } from "../../src/canary/watch.js";
+import { describeResult, spending, trafficChange, warmupOf, watchCanary, type WatchSource } from "../../src/canary/watch.js";
 import { SampleBuilder } from "../../src/canary/sample.js";
-import { parseSteps, resumeHint } from "../../src/canary/command.js";
+import { parseSteps, resumeHint } from "../../src/commands/canary-guard.js";
 import { DEFAULT_THRESHOLDS } from "../../src/canary/judge.js";
 import { takeLines } from "../../src/stats/tail.js";
 import { configSchema } from "../../src/config/schema.js";
@@ -42,7 +42,7 @@ describe("watchCanary", () => {
     expect(ticks()).toBe(2);
     const text = describeResult(target, r, 0.01);
     expect(text).toMatch(/FAIL 5xx rate: canary 200\/400 \(50\.00%\) vs live 0\/4000/);
-    expect(text).toContain("two-proportion z-test");
+    expect(text).toMatch(/Fisher exact vs live, and exact binomial vs 1\.00%, one-sided: p=\S+ \(significant at this look's \S+; alpha 0\.01 over the whole watch\)/);
   });
 
   it("passes only when the window ends, with counts and named tests", async () => {
@@ -52,14 +52,17 @@ describe("watchCanary", () => {
     expect(ticks()).toBe(6);
     const text = describeResult(target, r, 0.01);
     expect(text).toContain("canary v2 10%: 600 req, 0 5xx");
-    expect(text).toMatch(/Mann-Whitney U.*not significant/);
+    expect(text).toMatch(/ok   median latency: .*Mann-Whitney U vs live x1\.10 \+1 ms, one-sided: p=\S+ \(not significant/);
+    expect(text).toMatch(/rules out \(98% bounds at the last look\): 5xx rate more than \+\d\.\d\d points above live; median latency above live x\d\.\d\d; p95 latency above live x\d\.\d\d/);
+    // The last look spends what is left: alpha over the whole watch, no more.
+    expect(r.outcome === "pass" && r.spent).toBeCloseTo(0.01, 12);
   });
 
   it("says not enough traffic, never pass, below min_requests, even with no errors", async () => {
     const { source, opts } = setup(() => [...reqs("v1", 1000), ...reqs("v2", 10)]);
     const r = await watchCanary(target, [source], opts);
     expect(r.outcome).toBe("not enough traffic");
-    expect(describeResult(target, r, 0.01)).toContain("canary 60 and live 6000 requests; at least 200 each");
+    expect(describeResult(target, r, 0.01)).toContain("canary 60 and live 6000 requests; at least 200 each are needed for a verdict (140 more canary requests)");
   });
 
   it("gives no fail verdict before min_requests even when every canary request failed", async () => {
@@ -89,15 +92,101 @@ describe("watchCanary", () => {
   });
 });
 
+describe("watchCanary's error over the whole watch", () => {
+  /** Requests stamped with the fake clock's time, so that the warm-up can tell them apart. */
+  function timed(perTick: (tick: number) => { live: number; canary: number; canaryStatus?: number }, hosts = ["local"]) {
+    let now = 0;
+    let tick = 0;
+    const make = (version: string, n: number, status: number) =>
+      Array.from({ length: n }, (_, i) => ({ time: now / 1000 - 5, status, requestTime: 0.01 + (i % 7) / 1000, version }));
+    const sources: WatchSource[] = hosts.map((name) => ({
+      name,
+      poll: async () => {
+        const p = perTick(tick);
+        return [...make("v1", p.live, 200), ...make("v2", p.canary, p.canaryStatus ?? 200)];
+      },
+      traffic: async () => state,
+    }));
+    const opts = {
+      windowMs: 120_000,
+      intervalMs: 10_000,
+      thresholds: DEFAULT_THRESHOLDS,
+      since: 0,
+      say: (m: string) => void said.push(m),
+      now: () => now,
+      sleep: async (ms: number) => {
+        now += ms;
+        tick++;
+      },
+    };
+    const said: string[] = [];
+    return { sources, opts, said };
+  }
+
+  it("looks without enough traffic spend nothing: the looks after them still share all of alpha", async () => {
+    const { sources, opts, said } = timed((t) => ({ live: 1000, canary: t <= 6 ? 10 : 100 }));
+    const r = await watchCanary(target, sources, opts);
+    expect(r.outcome).toBe("pass");
+    expect(r.outcome === "pass" && r.spent).toBeCloseTo(0.01, 12);
+    // Looks 1 to 7 had fewer than 200 canary requests; look 8 (260) spends the plan's whole share up to 80 s.
+    expect(said[6]).toMatch(/^\[70s\/120s\] .*: not enough traffic yet/);
+    expect(said[7]).toContain(`[80s/120s] canary v2 10%: 260 req`);
+    expect(said[7]).toContain(`alpha spent ${spending(0.01, 8 / 12).toFixed(4)} of 0.01`);
+    // The last look's share: the plan's total at 120 s less what looks 8 to 11 spent.
+    const last = r.outcome === "pass" && r.verdict.verdict === "pass" ? r.verdict.checks[0]!.level : NaN;
+    expect(last).toBeCloseTo((0.01 - spending(0.01, 11 / 12)) / 3, 12);
+  });
+
+  it("several hosts: the summed pair and each host's share each look's alpha (Bonferroni)", async () => {
+    const { sources, opts } = timed(() => ({ live: 500, canary: 50 }), ["web1", "web2"]);
+    const r = await watchCanary(target, sources, opts);
+    expect(r.outcome).toBe("pass");
+    if (r.outcome !== "pass" || r.verdict.verdict !== "pass") throw new Error("expected a pass");
+    const lastShare = 0.01 - spending(0.01, 11 / 12);
+    expect(r.verdict.checks[0]!.level).toBeCloseTo(lastShare / 3 / 3, 12);
+    expect(r.perHost.web1!.verdict === "pass" && r.perHost.web1!.checks[0]!.level).toBeCloseTo(lastShare / 3 / 3, 12);
+  });
+
+  it("warm-up: a cold canary's first requests are shown, not judged", async () => {
+    const { sources, opts, said } = timed((t) => ({ live: 1000, canary: 100, canaryStatus: t <= 3 ? 500 : 200 }));
+    const cold = await watchCanary(target, sources, { ...opts, warmupMs: 30_000 });
+    expect(cold.outcome).toBe("pass");
+    expect(said[0]).toMatch(/^\[10s\/120s\] warming up, not judged until 30s: canary v2 10%: 100 req, 100 5xx/);
+    const text = describeResult(target, cold, 0.01);
+    expect(text).toMatch(/^canary v2 10%: 900 req, 0 5xx/);
+    expect(text).toContain("warm-up, shown but not judged: canary v2 10%: 300 req, 300 5xx");
+    // Judged from the first request, the same canary fails.
+    const again = timed((t) => ({ live: 1000, canary: 100, canaryStatus: t <= 3 ? 500 : 200 }));
+    expect((await watchCanary(target, again.sources, again.opts)).outcome).toBe("fail");
+  });
+
+  it("refuses impossible thresholds and windows with one line", async () => {
+    const { sources, opts } = timed(() => ({ live: 10, canary: 1 }));
+    await expect(watchCanary(target, sources, { ...opts, thresholds: { ...DEFAULT_THRESHOLDS, alpha: NaN } })).rejects.toThrow("canary thresholds: alpha must be above 0 and below 0.5, got NaN");
+    await expect(watchCanary(target, sources, { ...opts, windowMs: 0 })).rejects.toThrow(/window \(0 ms\) and interval \(10000 ms\) must be above 0/);
+  });
+});
+
 describe("pieces", () => {
-  it("a slower p95 fails only past both the ratio and the absolute increase", async () => {
+  it("a slower canary fails only past both the relative and the absolute allowance", async () => {
     const { judge } = await import("../../src/canary/judge.js");
     const c = { requests: 1000, errors: 0, latencies: Array.from({ length: 1000 }, (_, i) => 0.002 + (i % 10) / 1000) };
     const l = { requests: 1000, errors: 0, latencies: Array.from({ length: 1000 }, (_, i) => 0.001 + (i % 4) / 1000) };
     expect(judge(c, l, DEFAULT_THRESHOLDS).verdict).toBe("fail");
     const v = judge(c, l, { ...DEFAULT_THRESHOLDS, minP95IncreaseSec: 0.02 });
     expect(v.verdict).toBe("pass");
-    expect(v.reason).toContain("allowed x1.5 and +20 ms");
+    expect(v.reason).toContain("fails when significantly above live x1.10 +20 ms");
+  });
+
+  it("spending: the Lan-DeMets Pocock-type function, all of alpha at the end", () => {
+    expect(spending(0.01, 0)).toBe(0);
+    expect(spending(0.01, 0.5)).toBeCloseTo(0.01 * Math.log(1 + (Math.E - 1) / 2), 15);
+    expect(spending(0.01, 1)).toBe(0.01);
+    expect(spending(0.01, 2)).toBe(0.01);
+    expect(spending(0.01, -1)).toBe(0);
+    expect(warmupOf(600_000, 60_000)).toBe(60_000);
+    expect(warmupOf(60_000, 60_000)).toBe(15_000);
+    expect(warmupOf(60_000, undefined)).toBe(0);
   });
 
   it("trafficChange names what changed", () => {
@@ -132,7 +221,12 @@ describe("pieces", () => {
 
   it("depl.yml canary: has defaults and takes percentages", () => {
     const base = { app: "guard", domain: "guard.localhost", run: { wsgi: "app:application" } };
-    expect(configSchema.parse(base).canary).toEqual({ max_5xx_rate: 0.01, max_p95_ratio: 1.5, min_p95_increase: 20, min_requests: 200, alpha: 0.01, interval: 10_000 });
+    expect(configSchema.parse(base).canary).toEqual({ max_5xx_rate: 0.01, max_5xx_increase: 0, max_latency_increase: 0.1, min_p95_increase: 1, min_requests: 200, alpha: 0.01, interval: 10_000, warmup: 60_000 });
+    // The old keys still mean what they said.
+    expect(configSchema.parse({ ...base, canary: { max_p95_ratio: 1.5, min_p95_increase: "20ms", warmup: "0s" } }).canary).toMatchObject({ max_p95_ratio: 1.5, min_p95_increase: 20, warmup: 0 });
+    expect(configSchema.parse({ ...base, canary: { max_5xx_increase: "0.5%", max_latency_increase: "20%" } }).canary).toMatchObject({ max_5xx_increase: 0.005, max_latency_increase: 0.2 });
+    expect(() => configSchema.parse({ ...base, canary: { max_5xx_increase: "100%" } })).toThrow(/must be below 100%/);
+    expect(() => configSchema.parse({ ...base, canary: { warmup: "soon" } })).toThrow(/expected a duration/);
     expect(configSchema.parse({ ...base, canary: { max_5xx_rate: "0.5%", interval: "5s" } }).canary).toMatchObject({ max_5xx_rate: 0.005, interval: 5000 });
     expect(() => configSchema.parse({ ...base, canary: { max_5xx_rate: "lots" } })).toThrow(/percentage/);
   });

@@ -30,6 +30,18 @@ describe("validateConfig", () => {
     expect(c.subdomains).toEqual([]);
   });
 
+  it("takes a release phase as a list of words, with release_timeout (10m by default, at least 1s)", () => {
+    expect(validateConfig(minimal).release).toBeUndefined();
+    expect(validateConfig(minimal).release_timeout).toBe(600_000);
+    const c = validateConfig({ ...minimal, release: ["python", "manage.py", "migrate", "--noinput"], release_timeout: "90s" });
+    expect(c.release).toEqual(["python", "manage.py", "migrate", "--noinput"]);
+    expect(c.release_timeout).toBe(90_000);
+    expect(err({ ...minimal, release: "python manage.py migrate" })).toMatch(/^depl.yml: release: /);
+    expect(err({ ...minimal, release: [] })).toMatch(/^depl.yml: release: expected a command as a list of words/);
+    expect(err({ ...minimal, release: ["migrate\nrm -rf /"] })).toMatch(/^depl.yml: release\.0: must not contain a newline/);
+    expect(err({ ...minimal, release_timeout: "500ms" })).toMatch(/^depl.yml: release_timeout: must be at least 1s/);
+  });
+
   it("parses drain_timeout like other durations: 30s by default, 0 allowed, at most 24h", () => {
     expect(validateConfig(minimal).drain_timeout).toBe(30_000);
     expect(validateConfig({ ...minimal, drain_timeout: "2m" }).drain_timeout).toBe(120_000);

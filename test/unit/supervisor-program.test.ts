@@ -9,6 +9,7 @@ import {
   dockerRunArgv,
   renderEnvFile,
   renderProgramConf,
+  processSpec,
   renderRunScript,
   releaseEnv,
 } from "../../src/supervisor/program.js";
@@ -27,7 +28,8 @@ describe("docker run argv", () => {
   const joined = argv.join(" ");
 
   it("runs with --init, a non-root user in nginx's group, no published ports", () => {
-    expect(argv.slice(0, 4)).toEqual(["docker", "run", "--rm", "--init"]);
+    expect(argv.slice(0, 3)).toEqual(["docker", "run", "--init"]);
+    expect(argv).not.toContain("--rm"); // an exited container stays until the next start, for its exit code
     expect(joined).toContain("--name depl-app1-2026.11.21.22.56");
     expect(joined).toContain("--user 10001:33");
     expect(joined).not.toMatch(/ -p | --publish/);
@@ -74,30 +76,68 @@ describe("supervisord program", () => {
     expect(() => renderProgramConf({ program: "a\n[program:x]", command: "/x", logFile: "/l", autostart: true })).toThrow(/unsafe value/);
   });
 
-  it("waits for the engine (bounded), removes a leftover container, then execs docker run", () => {
-    const s = renderRunScript(["docker", "run", "--name", "n", "img", "echo", "it's"], "n");
+  const spec = "0123456789abcdef";
+
+  it("waits for the engine (bounded), then adopts the running container or starts one detached, and follows its output", () => {
+    const s = renderRunScript(["docker", "run", "--name", "n", "img", "echo", "it's"], "n", spec);
     const lines = s.split("\n");
     expect(lines[0]).toBe("#!/bin/sh");
     const wait = lines.findIndex((x) => x.startsWith("until docker info"));
+    const adopt = lines.findIndex((x) => x.startsWith("  exec docker logs --follow --tail 0 n"));
     const rm = lines.findIndex((x) => /docker'? '?rm'? '?-f'? '?n'? >\/dev\/null 2>&1 \|\| true$/.test(x));
-    const exec = lines.findIndex((x) => x.startsWith("exec "));
+    const run = lines.findIndex((x) => x.startsWith("docker run --detach --label 'depl.spec=0123456789abcdef' --name n img"));
+    const exec = lines.findIndex((x) => x === "exec docker logs --follow n");
     expect(wait).toBeGreaterThan(0);
-    expect(rm).toBeGreaterThan(wait);
-    expect(exec).toBe(rm + 1);
-    expect(lines[exec]).toContain("it'\\''s");
+    expect(adopt).toBeGreaterThan(wait);
+    expect(rm).toBeGreaterThan(adopt);
+    expect(run).toBe(rm + 1);
+    expect(exec).toBe(run + 1);
+    expect(lines[run]).toContain("it'\\''s");
     expect(s).toMatch(/-ge 60 \]; then .* exit 1; fi/);
   });
 
-  it("the run script removes the old container and runs docker once the engine answers", () => {
+  it("refuses an argv that is not docker run, and a malformed spec", () => {
+    expect(() => renderRunScript(["docker", "exec", "n"], "n", spec)).toThrow(/docker run argv/);
+    expect(() => renderRunScript(["docker", "run", "img"], "n", "x; rm -rf /")).toThrow(/bad spec/);
+  });
+
+  // A fake docker: `info` fails until the file `up` exists; `inspect` prints the file `state`; other calls are logged.
+  function fakeDocker(state: string | null): { dir: string; fake: string } {
     const dir = mkdtempSync(join(tmpdir(), "depl-run-"));
-    // A fake docker: `info` fails until the file `up` exists; other calls are logged.
     const fake = join(dir, "docker");
-    writeFileSync(fake, `#!/bin/sh\ncase $1 in info) [ -e ${dir}/up ] ;; *) echo "$@" >> ${dir}/calls ;; esac\n`, { mode: 0o755 });
+    writeFileSync(fake, `#!/bin/sh\ncase $1 in info) [ -e ${dir}/up ] ;; inspect) cat ${dir}/state ;; *) echo "$@" >> ${dir}/calls ;; esac\n`, { mode: 0o755 });
     writeFileSync(join(dir, "up"), "");
+    if (state !== null) writeFileSync(join(dir, "state"), state);
+    return { dir, fake };
+  }
+
+  function runScriptWith(state: string | null): string {
+    const { dir, fake } = fakeDocker(state);
     const script = join(dir, "run.sh");
-    writeFileSync(script, renderRunScript([fake, "run", "--name", "n", "img"], "n", fake), { mode: 0o755 });
-    execFileSync("sh", [script]);
-    expect(readFileSync(join(dir, "calls"), "utf8")).toBe("rm -f n\nrun --name n img\n");
+    writeFileSync(script, renderRunScript([fake, "run", "--name", "n", "img"], "n", spec, fake), { mode: 0o755 });
+    execFileSync("sh", [script], { stdio: ["ignore", "ignore", "ignore"] });
+    return readFileSync(join(dir, "calls"), "utf8");
+  }
+
+  it("starts a new container when none runs: removes the old one, runs it detached, follows all its output", () => {
+    expect(runScriptWith(null)).toBe(`rm -f n\nrun --detach --label depl.spec=${spec} --name n img\nlogs --follow n\n`);
+    expect(runScriptWith(`false ${spec}\n`)).toBe(`rm -f n\nrun --detach --label depl.spec=${spec} --name n img\nlogs --follow n\n`);
+  });
+
+  it("adopts a container that runs with the same spec (after a supervisord or engine restart): only follows its new output", () => {
+    expect(runScriptWith(`true ${spec}\n`)).toBe("logs --follow --tail 0 n\n");
+  });
+
+  it("replaces a running container of another spec (another image, argv or env)", () => {
+    expect(runScriptWith("true fedcba9876543210\n")).toBe(`rm -f n\nrun --detach --label depl.spec=${spec} --name n img\nlogs --follow n\n`);
+  });
+
+  it("the spec changes with the argv and with the env file", () => {
+    const a = processSpec(["docker", "run", "img"], "A=1\n");
+    expect(a).toMatch(/^[0-9a-f]{16}$/);
+    expect(processSpec(["docker", "run", "img"], "A=1\n")).toBe(a);
+    expect(processSpec(["docker", "run", "img2"], "A=1\n")).not.toBe(a);
+    expect(processSpec(["docker", "run", "img"], "A=2\n")).not.toBe(a);
   });
 
   it("lets supervisord keep retrying a program whose docker run fails at first", () => {

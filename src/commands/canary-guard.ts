@@ -5,9 +5,9 @@ import { audit } from "../release/audit.js";
 import { readTraffic } from "../switch/traffic.js";
 import { parseSince } from "../stats/compute.js";
 import { startTails } from "../stats/tail.js";
-import { hostArgs, onHosts, withContext, withLocks, type Context, type GlobalOptions } from "../commands/context.js";
-import type { Thresholds } from "./judge.js";
-import { describeResult, trafficChange, watchCanary, type WatchResult, type WatchTarget } from "./watch.js";
+import { hostArgs, onHosts, withContext, withLocks, type Context, type GlobalOptions } from "./context.js";
+import type { Thresholds } from "../canary/judge.js";
+import { describeResult, trafficChange, warmupOf, watchCanary, type WatchResult, type WatchTarget } from "../canary/watch.js";
 
 export interface GuardOptions {
   watch?: string;
@@ -26,7 +26,15 @@ export function parseSteps(s: string): number[] {
 
 export function thresholdsOf(ctx: Pick<Context, "config">): Thresholds {
   const c = ctx.config.canary;
-  return { max5xxRate: c.max_5xx_rate, maxP95Ratio: c.max_p95_ratio, minP95IncreaseSec: c.min_p95_increase / 1000, minRequests: c.min_requests, alpha: c.alpha };
+  return {
+    max5xxRate: c.max_5xx_rate,
+    max5xxIncrease: c.max_5xx_increase,
+    maxLatencyIncrease: c.max_latency_increase,
+    ...(c.max_p95_ratio !== undefined ? { maxP95Ratio: c.max_p95_ratio } : {}),
+    minP95IncreaseSec: c.min_p95_increase / 1000,
+    minRequests: c.min_requests,
+    alpha: c.alpha,
+  };
 }
 
 /** The command that continues a stepped rollout from step `k`. Pure. */
@@ -53,6 +61,7 @@ export async function guardedCanary(g: GlobalOptions, version: string, percent: 
   await withContext(g, {}, async (ctx) => {
     const th = thresholdsOf(ctx);
     const intervalMs = ctx.config.canary.interval;
+    const warmupMs = warmupOf(windowMs, ctx.config.canary.warmup);
     const hosts = hostArgs(ctx);
     const lives = await onHosts(ctx, "canary", async (a) => (await readTraffic(a.host, a.layout)).live);
     const live = lives[0];
@@ -75,7 +84,7 @@ export async function guardedCanary(g: GlobalOptions, version: string, percent: 
     const finish = (extra: Record<string, unknown>) => {
       if (o.json) {
         console.log(JSON.stringify({
-          version, live, steps: results.map((r) => ({ percent: r.percent, outcome: r.outcome, elapsed_ms: r.result.elapsedMs, ...("verdict" in r.result ? { verdict: r.result.verdict, counts: r.result.total } : {}) })),
+          version, live, steps: results.map((r) => ({ percent: r.percent, outcome: r.outcome, elapsed_ms: r.result.elapsedMs, ...("verdict" in r.result ? { verdict: r.result.verdict, counts: r.result.total, warmup_counts: r.result.warmup ?? null, alpha_spent: r.result.spent } : {}) })),
           ...extra,
         }));
       }
@@ -97,9 +106,11 @@ export async function guardedCanary(g: GlobalOptions, version: string, percent: 
         await withLocks(ctx, `canary ${version} ${p}% --watch ${o.watch}`, g.wait, () => startCanary(hosts, version, p));
         const tails = await startTails(ctx.hosts, ctx.layout);
         const since = Date.now() / 1000;
-        ctx.say(`Canary: ${p}% of clients are served ${version}; watching for ${o.watch} (a check every ${intervalMs / 1000}s, at least ${th.minRequests} requests each for a verdict)`);
+        ctx.say(
+          `Canary: ${p}% of clients are served ${version}; watching for ${o.watch} (a check every ${intervalMs / 1000}s${warmupMs ? `, the first ${warmupMs / 1000}s shown but not judged` : ""}, at least ${th.minRequests} requests each for a verdict, alpha ${th.alpha} over the whole watch)`,
+        );
         const result = await watchCanary(target, ctx.hosts.map((h, i) => ({ name: h.name, poll: () => tails[i]!.poll(), traffic: () => readTraffic(h, ctx.layout) })), {
-          windowMs, intervalMs, thresholds: th, since, signal: ac.signal, say: ctx.say,
+          windowMs, intervalMs, thresholds: th, since, signal: ac.signal, say: ctx.say, warmupMs,
         });
         results.push({ percent: p, outcome: result.outcome, result });
         const text = describeResult(target, result, th.alpha);
@@ -131,7 +142,7 @@ export async function guardedCanary(g: GlobalOptions, version: string, percent: 
         out(`${text}\nCanary ${version} PASSED ${o.watch} at ${p}%`);
       }
       if (o.promote) {
-        const { promote } = await import("../commands/traffic.js");
+        const { promote } = await import("./promote.js");
         if (!o.json) await promote(g, version);
         else await captureStdout(() => promote(g, version));
         finish({ outcome: "pass", promoted: true });
