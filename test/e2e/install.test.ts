@@ -138,7 +138,7 @@ describe("the running version", () => {
 });
 
 describe("a version that fails its health check", () => {
-  it("is stopped, left unrouted, marked failed and reported with its log", async () => {
+  it("is stopped and its processes taken away, left unrouted, marked failed and reported with its log", async () => {
     const bad = writeConfig("bad-health.yml", "health: { path: /error, timeout: 8s }\n");
     const v = "2001.01.01.00.00";
     sh(`docker tag ${E2E.app}:${version} ${E2E.app}:${v}`);
@@ -146,7 +146,10 @@ describe("a version that fails its health check", () => {
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toMatch(new RegExp(`version ${v.replace(/\./g, "\\.")} failed its health check: .*answered 500`));
     expect(r.stderr).toContain("--- last lines of");
-    expect(sh(`supervisorctl status ${E2E.app}-${v} || true`)).toMatch(/STOPPED/);
+    // Its processes are taken away (program and container); its log stays for depl logs.
+    expect(sh(`supervisorctl status ${E2E.app}-${v} || true`)).toMatch(/no such process/);
+    expect(sh(`docker ps -aq --filter name=^/depl-${E2E.app}-${v}$`).trim()).toBe("");
+    expect(sh(`cat ${E2E.root}/${E2E.app}/log/${v}.log`)).not.toBe("");
     expect((await get(E2E.port, `${v}.${E2E.domain}`)).status).toBe(404);
     const meta = JSON.parse(sh(`cat ${E2E.root}/${E2E.app}/releases/${v}/release.json`)) as { state: string };
     expect(meta.state).toBe("failed");
