@@ -101,7 +101,7 @@ export async function promote(hosts: readonly OnHost[], target: (a: OnHost) => s
       await failed(`${action} stopped: ${(e as Error).message}`);
     }
   }
-  faultPoint(`${action}:release`);
+  if (action === "promote") faultPoint("promote:release");
 
   // Workers: every host's old live-only workers stop before any new one starts.
   try {
