@@ -7,6 +7,8 @@
 set -u
 cd "$(dirname "$0")/.."
 echo "fresh: removing depl's programs, containers, images, registry data and caches" >&2
+# An engine still shutting down (stopped just before) would refuse the removals: wait for it, then start one.
+n=60; while [ -s /var/run/docker.pid ] && kill -0 "$(cat /var/run/docker.pid)" 2>/dev/null && ! docker info >/dev/null 2>&1 && [ $n -gt 0 ]; do n=$((n - 1)); sleep 1; done
 docker info >/dev/null 2>&1 || scripts/services.sh start docker
 if supervisorctl pid >/dev/null 2>&1; then
   for f in /etc/supervisor/conf.d/depl-*.conf; do [ -e "$f" ] || [ -L "$f" ] || continue; rm -f "$f"; done
@@ -23,6 +25,7 @@ docker network rm depl-testnet >/dev/null 2>&1 || true
   docker images --format '{{.Repository}}:{{.Tag}} {{.ID}}' | awk '$1 ~ /^(depl-base|depl-testhost|127\.0\.0\.1:[0-9]+\/)/ { print $2 }'
 } | sort -u | xargs -r docker rmi -f >/dev/null 2>&1 || true
 for i in 1 2 3; do docker image prune -f >/dev/null 2>&1 || true; done
+echo "fresh: images left: $(docker images -q | wc -l) (none of them depl's unless listed: $(docker images --format '{{.Repository}}' | grep -cE '^(depl-|prep)' || true))" >&2
 rm -f /etc/nginx/conf.d/depl-*.conf
 nginx -t >/dev/null 2>&1 && nginx -s reload >/dev/null 2>&1 || true
 rm -rf /srv/depl /srv/depl-* /var/lib/depl-registry/* /root/.npm node_modules dist test-artifacts
@@ -32,5 +35,5 @@ supervisorctl shutdown >/dev/null 2>&1 || true
 nginx -s quit >/dev/null 2>&1 || true
 [ -s /run/depl-registry.pid ] && kill "$(cat /run/depl-registry.pid)" 2>/dev/null
 [ -s /var/run/docker.pid ] && kill "$(cat /var/run/docker.pid)" 2>/dev/null
-sleep 3
-echo "fresh: done; docker images left: $(docker images -q 2>/dev/null | wc -l)" >&2
+n=60; while [ -s /var/run/docker.pid ] && kill -0 "$(cat /var/run/docker.pid)" 2>/dev/null && [ $n -gt 0 ]; do n=$((n - 1)); sleep 1; done
+echo "fresh: done" >&2

@@ -85,7 +85,13 @@ start_one() {
 
 stop_one() {
   case $1 in
-    docker) [ -s /var/run/docker.pid ] && kill "$(cat /var/run/docker.pid)" 2>/dev/null || true ;;
+    docker)
+      # Waits for the engine to exit: a start or a docker command right after must not meet it shutting down.
+      if [ -s /var/run/docker.pid ]; then
+        pid=$(cat /var/run/docker.pid)
+        kill "$pid" 2>/dev/null || true
+        n=60; while kill -0 "$pid" 2>/dev/null && [ $n -gt 0 ]; do n=$((n - 1)); sleep 1; done
+      fi ;;
     nginx) nginx -s quit 2>/dev/null || true ;;
     supervisor) supervisorctl shutdown >/dev/null 2>&1 || true ;;
     ssh) [ -s /run/sshd.pid ] && kill "$(cat /run/sshd.pid)" 2>/dev/null || true ;;
