@@ -31,3 +31,8 @@ export const docker = {
   /** The engine answers. */
   info: () => ["docker", "info", "--format", "{{.ServerVersion}}"],
 } as const;
+
+/** Docker's answer for a container that is not there (gone already): no error for a stop or a removal. Pure. */
+export function containerGone(stderr: string): boolean {
+  return /No such container/i.test(stderr);
+}

@@ -1,6 +1,6 @@
 import { DeplError } from "../errors.js";
 import type { Host } from "../host/host.js";
-import { docker } from "../images/docker-argv.js";
+import { containerGone, docker } from "../images/docker-argv.js";
 import { programName, type Layout } from "../naming/layout.js";
 import { allProgramCommands, removeProgram, stopProgram, STOP_GRACE_SECONDS, SUPERVISOR_CONF_DIR } from "../supervisor/ctl.js";
 import { containerName } from "../supervisor/program.js";
@@ -17,13 +17,15 @@ export function containerRetireArgv(name: string, graceSeconds: number): [string
   return [docker.stop(name, graceSeconds), docker.removeContainer(name)];
 }
 
-/** Docker's answers that mean the container is gone already or going: nothing left to do but wait. */
-export function containerGone(stderr: string): boolean {
-  return /No such container/i.test(stderr);
-}
+export { containerGone };
+
+/** Docker's answer that the container is being removed already: nothing left to do but wait. */
 function removalUnderWay(stderr: string): boolean {
   return /removal of container .* is already in progress/i.test(stderr);
 }
+
+/** How long a removed container may take to disappear from Docker's list. */
+export const CONTAINER_GONE_TIMEOUT_MS = 60_000;
 
 /** Stops and removes one container; one that is not there is fine. Resolves once Docker no longer lists it. */
 export async function retireContainer(host: Host, name: string, graceSeconds = STOP_GRACE_SECONDS): Promise<void> {
@@ -35,8 +37,9 @@ export async function retireContainer(host: Host, name: string, graceSeconds = S
     if (argv === stop) continue;
     throw new DeplError(`${host.name}: ${argv.join(" ")} failed: ${r.stderr.trim().split("\n")[0]}`);
   }
-  // --rm containers are removed by the engine itself, a moment after they stop.
-  for (let i = 0; i < 100; i++) {
+  // --rm containers are removed by the engine itself, a moment after they stop (longer on a loaded host).
+  const deadline = Date.now() + CONTAINER_GONE_TIMEOUT_MS;
+  while (Date.now() < deadline) {
     const r = await host.run(docker.inspectContainer(name), { allowFailure: true });
     if (r.code !== 0 && containerGone(r.stderr)) return;
     if (r.code === 0 && !/removing/.test(r.stdout)) {
@@ -47,7 +50,7 @@ export async function retireContainer(host: Host, name: string, graceSeconds = S
     }
     await new Promise((res) => setTimeout(res, 100));
   }
-  throw new DeplError(`${host.name}: container ${name} is still there 10 s after docker rm -f`);
+  throw new DeplError(`${host.name}: container ${name} is still there ${CONTAINER_GONE_TIMEOUT_MS / 1000} s after docker rm -f`);
 }
 
 export interface RetireOptions {

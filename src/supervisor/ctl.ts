@@ -1,7 +1,7 @@
 import { posix } from "node:path";
 import { DeplError } from "../errors.js";
 import type { Host } from "../host/host.js";
-import { docker } from "../images/docker-argv.js";
+import { containerGone, docker } from "../images/docker-argv.js";
 import { containerOf } from "./program.js";
 import { xmlRpcCall, XmlRpcFault, XmlRpcUnreachable, type XmlRpcValue } from "./xmlrpc.js";
 
@@ -86,12 +86,17 @@ function asProcessInfo(v: XmlRpcValue): ProcessInfo {
   return { name: String(o.name ?? ""), group: String(o.group ?? ""), statename: String(o.statename ?? "UNKNOWN") };
 }
 
+/** A program as supervisorctl names it: `name`, or `group:name` in a group of another name. Pure. */
+function supervisorName(name: string, group: string): string {
+  return group === name || !group ? name : `${group}:${name}`;
+}
+
 /** A getAllProcessInfo answer as supervisorctl names programs: `name`, or `group:name` in a group of its own name. Pure. */
 export function statesFromProcessInfo(infos: XmlRpcValue): Map<string, ProgramState> {
   const states = new Map<string, ProgramState>();
   for (const v of Array.isArray(infos) ? infos : []) {
     const p = asProcessInfo(v);
-    if (p.name) states.set(p.group === p.name || !p.group ? p.name : `${p.group}:${p.name}`, p.statename as ProgramState);
+    if (p.name) states.set(supervisorName(p.name, p.group), p.statename as ProgramState);
   }
   return states;
 }
@@ -123,7 +128,7 @@ export function commandsFromConfigInfo(infos: XmlRpcValue): Map<string, string> 
     const o = (v && typeof v === "object" && !Array.isArray(v) ? v : {}) as Record<string, XmlRpcValue>;
     const name = String(o.name ?? "");
     const group = String(o.group ?? "");
-    if (name) commands.set(group === name || !group ? name : `${group}:${name}`, String(o.command ?? ""));
+    if (name) commands.set(supervisorName(name, group), String(o.command ?? ""));
   }
   return commands;
 }
@@ -235,7 +240,7 @@ export async function stopProgram(host: Host, program: string, o: { graceSeconds
 /** `docker stop` of a process's container; one that is not there (or not running) is no error. */
 export async function stopContainer(host: Host, name: string, graceSeconds = STOP_GRACE_SECONDS): Promise<void> {
   const r = await host.run(docker.stop(name, graceSeconds), { allowFailure: true });
-  if (r.code !== 0 && !/No such container/i.test(r.stderr)) {
+  if (r.code !== 0 && !containerGone(r.stderr)) {
     throw new DeplError(`${host.name}: docker stop ${name} failed (exit ${r.code}): ${r.stderr.trim().split("\n")[0]}`);
   }
 }
